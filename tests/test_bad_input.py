@@ -1,0 +1,124 @@
+"""Bad input raises ValueError naming the layer, the expected shape and the actual one."""
+
+import re
+
+import numpy as np
+import pytest
+
+from vae_from_scratch.nn import (AvgPool2D, Conv2D, ConvTranspose2D, Dense, Flatten, Identity,
+                                 LeakyReLU, MaxPool2D, ReLU, Reshape, Sequential, Sigmoid,
+                                 Softplus, Tanh, Unpool2D)
+
+RNG = np.random.default_rng(0)
+
+# (layer, bad input shape, text the message must contain besides the layer and the shape)
+BAD_INPUTS = [
+    # a wrong number of dimensions
+    (Conv2D(3, 4, 3, rng=RNG), (2, 3, 5), "(N, 3, H, W)"),
+    (ConvTranspose2D(3, 4, 3, rng=RNG), (3, 5, 5), "(N, 3, H, W)"),
+    (MaxPool2D(2), (4, 4), "(N, C, H, W)"),
+    (AvgPool2D(2), (1, 1, 1, 4, 4), "(N, C, H, W)"),
+    (Unpool2D(2), (2, 4), "(N, C, H, W)"),
+    (Dense(5, 3, rng=RNG), (2, 5, 1), "(N, 5)"),
+    (Flatten(), (7,), "(N, …)"),
+    # a channel or feature count that does not match
+    (Conv2D(3, 4, 3, rng=RNG), (2, 2, 5, 5), "(N, 3, H, W)"),
+    (ConvTranspose2D(3, 4, 3, rng=RNG), (2, 4, 5, 5), "(N, 3, H, W)"),
+    (Dense(5, 3, rng=RNG), (2, 4), "(N, 5)"),
+    (Reshape((3, 4)), (2, 11), "12 values"),
+    # an input smaller than the kernel
+    (Conv2D(1, 1, 5, rng=RNG), (1, 1, 4, 6), "at least 5×5"),
+    (Conv2D(1, 1, 30, stride=30, rng=RNG), (1, 1, 60, 29), "at least 30×30"),
+    (MaxPool2D(3), (1, 1, 2, 2), "at least 3×3"),
+    (AvgPool2D(30), (1, 1, 29, 60), "at least 30×30"),
+    # a stride that leaves pixels uncovered
+    (Conv2D(1, 1, 3, stride=2, rng=RNG), (1, 1, 6, 6), "divisible by the stride"),
+    (Conv2D(1, 1, 6, stride=2, padding=2, rng=RNG), (1, 1, 61, 60), "divisible by the stride"),
+    (MaxPool2D(2), (1, 1, 15, 15), "divisible by the stride"),
+    (AvgPool2D(30), (1, 1, 60, 70), "divisible by the stride"),
+    # transposed convolution: padding that crops everything
+    (ConvTranspose2D(1, 1, 2, padding=1, rng=RNG), (1, 1, 1, 1), "crops away the whole output"),
+]
+
+
+@pytest.mark.parametrize("layer,shape,expected", BAD_INPUTS,
+                         ids=[f"{type(c[0]).__name__}-{c[1]}" for c in BAD_INPUTS])
+def test_bad_input_names_layer_expected_and_actual_shape(layer, shape, expected):
+    with pytest.raises(ValueError) as info:
+        layer.forward(np.zeros(shape, dtype=np.float32))
+    message = str(info.value)
+    assert message.startswith(type(layer).__name__ + "(")
+    assert str(tuple(shape)) in message
+    assert expected in message
+
+
+def test_uncovered_input_is_accepted_when_allowed():
+    y = MaxPool2D(2, allow_uncovered=True).forward(np.zeros((1, 1, 15, 15)))
+    assert y.shape == (1, 1, 7, 7)
+
+
+# fresh layers for each test: (factory, input shape)
+ALL_LAYERS = [
+    (lambda: Dense(4, 3, rng=RNG), (2, 4)),
+    (lambda: Conv2D(2, 3, 3, padding=1, rng=RNG), (1, 2, 5, 5)),
+    (lambda: ConvTranspose2D(2, 3, 4, stride=2, padding=1, rng=RNG), (1, 2, 3, 3)),
+    (lambda: MaxPool2D(2), (1, 2, 4, 4)),
+    (lambda: AvgPool2D(2), (1, 2, 4, 4)),
+    (lambda: Unpool2D(2), (1, 2, 3, 3)),
+    (lambda: Flatten(), (2, 3, 4)),
+    (lambda: Reshape((2, 3)), (2, 6)),
+    (lambda: ReLU(), (2, 3)),
+    (lambda: LeakyReLU(), (2, 3)),
+    (lambda: Sigmoid(), (2, 3)),
+    (lambda: Tanh(), (2, 3)),
+    (lambda: Softplus(), (2, 3)),
+    (lambda: Identity(), (2, 3)),
+    (lambda: Sequential(Dense(4, 3, rng=RNG), ReLU()), (2, 4)),
+]
+IDS = [type(make()).__name__ for make, _ in ALL_LAYERS]
+
+
+@pytest.mark.parametrize("make,shape", ALL_LAYERS, ids=IDS)
+def test_backward_before_forward(make, shape):
+    layer = make()
+    with pytest.raises(ValueError, match=re.escape(type(layer).__name__) + ".*before forward"):
+        layer.backward(np.zeros(shape, dtype=np.float32))
+
+
+@pytest.mark.parametrize("make,shape", ALL_LAYERS, ids=IDS)
+def test_gradient_of_the_wrong_shape(make, shape):
+    layer = make()
+    y = layer.forward(np.ones(shape, dtype=np.float32))
+    bad = y.shape[:-1] + (y.shape[-1] + 1,)
+    with pytest.raises(ValueError) as info:
+        layer.backward(np.zeros(bad, dtype=np.float32))
+    message = str(info.value)
+    assert type(layer).__name__ in message
+    assert f"expected a gradient of shape {tuple(y.shape)}" in message and str(bad) in message
+
+
+def test_sequential_says_which_layer_failed():
+    net = Sequential(Conv2D(1, 2, 3, rng=RNG), ReLU(), Flatten(), Dense(10, 2, rng=RNG))
+    with pytest.raises(ValueError, match=r"Sequential layer 3: Dense\(10→2\).*\(1, 18\)"):
+        net.forward(np.zeros((1, 1, 5, 5), dtype=np.float32))
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: Conv2D(1, 1, 0, rng=RNG), "kernel_size must be an integer ≥ 1, got 0"),
+    (lambda: Conv2D(1, 1, 3, stride=0, rng=RNG), "stride must be an integer ≥ 1"),
+    (lambda: Conv2D(1, 1, 3, padding=-1, rng=RNG), "padding must be an integer ≥ 0"),
+    (lambda: Conv2D(1, 1, 2.5, rng=RNG), "kernel_size must be an integer"),
+    (lambda: ConvTranspose2D(1, 1, 3, stride=2, output_padding=2, rng=RNG),
+     "output_padding must be smaller than the stride"),
+    (lambda: MaxPool2D(2, stride=0), "stride must be an integer ≥ 1"),
+    (lambda: Unpool2D(0), "size must be an integer ≥ 1"),
+    (lambda: Sequential(), "at least one layer"),
+])
+def test_bad_hyperparameters(make, match):
+    with pytest.raises(ValueError, match=re.escape(match)):
+        make()
+
+
+def test_not_an_array():
+    with pytest.raises(TypeError, match="expected an array"):
+        ReLU().forward([1.0, 2.0])

@@ -1,0 +1,134 @@
+"""Sequential: the chain rule through stacks that mix every layer kind, the flat named
+view of params and grads, and the reference dual-VAE encoders/decoder at full size."""
+
+import numpy as np
+import pytest
+
+from vae_from_scratch.nn import (AvgPool2D, Conv2D, ConvTranspose2D, Dense, Flatten, Identity,
+                                 LeakyReLU, MaxPool2D, ReLU, Reshape, Sequential, Sigmoid,
+                                 Softplus, Tanh, Unpool2D)
+
+
+def mixed_stack(rng):
+    """Every layer kind once: (N, 2, 8, 8) -> (N, 1, 8, 8)."""
+    return Sequential(
+        Conv2D(2, 3, 3, padding=1, rng=rng),            # (N, 3, 8, 8)
+        ReLU(),
+        MaxPool2D(2),                                   # (N, 3, 4, 4)
+        Conv2D(3, 4, 2, stride=2, rng=rng),             # (N, 4, 2, 2)
+        LeakyReLU(0.2),
+        AvgPool2D(2),                                   # (N, 4, 1, 1)
+        Flatten(),                                      # (N, 4)
+        Dense(4, 6, rng=rng),
+        Tanh(),
+        Dense(6, 8, rng=rng),
+        Reshape((2, 2, 2)),                             # (N, 2, 2, 2)
+        Unpool2D(2),                                    # (N, 2, 4, 4)
+        ConvTranspose2D(2, 1, 3, stride=2, padding=1, output_padding=1, rng=rng),  # (N, 1, 8, 8)
+        Sigmoid(),
+        Softplus(),
+        Identity(),
+    )
+
+
+@pytest.mark.parametrize("N", [1, 3])
+def test_mixed_stack_gradcheck(N, rng, check_grads):
+    net = mixed_stack(rng)
+    x = rng.standard_normal((N, 2, 8, 8))
+    assert net.forward(x.astype(np.float32)).shape == (N, 1, 8, 8)
+    result = check_grads(net, x, rng=rng, label="Sequential (mixed)")
+    assert set(result.errors) == {"x"} | set(net.params)
+
+
+def test_small_autoencoder_stack_gradcheck(rng, check_grads):
+    """Encoder and decoder as nested Sequentials, as a VAE will compose them."""
+    encoder = Sequential(Conv2D(1, 2, 4, stride=2, padding=1, rng=rng), Softplus(),
+                         Flatten(), Dense(2 * 4 * 4, 3, rng=rng))
+    decoder = Sequential(Dense(3, 2 * 4 * 4, rng=rng), Tanh(), Reshape((2, 4, 4)),
+                         ConvTranspose2D(2, 1, 4, stride=2, padding=1, rng=rng))
+    net = Sequential(encoder, decoder)
+    x = rng.standard_normal((2, 1, 8, 8))
+    assert net.forward(x).shape == x.shape
+    result = check_grads(net, x, rng=rng, label="Sequential (nested)")
+    assert "1.3.W" in result.errors and "0.0.b" in result.errors
+
+
+def reference_foreground_encoder(rng):
+    """DESIGN.md: q_φ(z1|x), receptive field 6, 1×60×60 -> (μ1, log σ1²) ∈ R⁴ × R⁴."""
+    return Sequential(Conv2D(1, 16, 6, stride=2, padding=2, rng=rng), ReLU(), MaxPool2D(2),
+                      Conv2D(16, 32, 3, stride=2, padding=1, rng=rng), ReLU(), Flatten(),
+                      Dense(2048, 64, rng=rng), ReLU(), Dense(64, 8, rng=rng))
+
+
+def reference_background_encoder(rng):
+    """DESIGN.md: s_χ(z2|x), receptive field 30 -> (μ2, log σ2²)."""
+    return Sequential(Conv2D(1, 4, 30, stride=30, rng=rng), ReLU(), Flatten(),
+                      Dense(16, 2, rng=rng))
+
+
+def reference_foreground_decoder(rng):
+    """DESIGN.md: p_θ(x|z̃1), R⁴ -> Bernoulli logits 1×60×60."""
+    return Sequential(Dense(4, 3600, rng=rng), ReLU(), Reshape((16, 15, 15)),
+                      ConvTranspose2D(16, 8, 4, stride=2, padding=1, rng=rng), ReLU(),
+                      ConvTranspose2D(8, 1, 4, stride=2, padding=1, rng=rng))
+
+
+@pytest.mark.parametrize("build,in_shape,out_shape", [
+    (reference_foreground_encoder, (2, 1, 60, 60), (2, 8)),
+    (reference_background_encoder, (2, 1, 60, 60), (2, 2)),
+    (reference_foreground_decoder, (2, 4), (2, 1, 60, 60)),
+])
+def test_reference_dual_vae_parts_have_the_design_shapes_and_gradients(build, in_shape, out_shape,
+                                                                       rng, check_grads):
+    """The DESIGN.md architecture at full size; large tensors are checked on 40 random
+    entries each."""
+    net = build(rng)
+    x = rng.standard_normal(in_shape)
+    if len(in_shape) == 4:
+        x = (x > 0.5).astype(np.float64)              # binarized images, as the thesis uses
+    assert net.forward(x.astype(np.float32)).shape == out_shape
+    check_grads(net, x, rng=rng, n_coords=40, label="Sequential (reference)")
+
+
+def test_params_and_grads_are_flat_named_views_of_the_layers(rng):
+    net = Sequential(Dense(3, 4, rng=rng), ReLU(), Sequential(Dense(4, 2, rng=rng), Tanh()))
+    assert list(net.params) == ["0.W", "0.b", "2.0.W", "2.0.b"]
+    assert list(net.grads) == list(net.params)
+    assert net.params["2.0.W"] is net[2][0].params["W"]       # the same array, not a copy
+    params, grads = net.params, net.grads                     # held as an optimizer would
+    x = rng.standard_normal((5, 3)).astype(np.float32)
+    y = net.forward(x)
+    net.backward(np.ones_like(y))
+    assert all(np.any(g != 0) for g in grads.values())        # filled in place
+    before = net.forward(x)
+    params["0.b"] += 1.0                                      # an update through the view …
+    assert not np.allclose(net.forward(x), before)            # … changes the network
+    assert net.n_params == 3 * 4 + 4 + 4 * 2 + 2
+
+
+def test_backward_is_the_chain_rule_through_the_layers(rng):
+    """Sequential.backward equals calling each layer's backward in reverse order by hand."""
+    layers = [Dense(3, 5, rng=rng), Tanh(), Dense(5, 2, rng=rng)]
+    net = Sequential(*layers)
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    dy = rng.standard_normal((4, 2)).astype(np.float32)
+    net.forward(x)
+    dx = net.backward(dy)
+    h1 = layers[0].forward(x)
+    h2 = layers[1].forward(h1)
+    layers[2].forward(h2)
+    expected = layers[0].backward(layers[1].backward(layers[2].backward(dy)))
+    np.testing.assert_array_equal(dx, expected)
+
+
+def test_summary_lists_output_shapes_and_parameter_count(rng):
+    net = reference_background_encoder(rng)
+    text = net.summary((32, 1, 60, 60))
+    assert "(32, 4, 2, 2)" in text and "(32, 16)" in text and "(32, 2)" in text
+    assert f"parameters: {4 * 900 + 4 + 16 * 2 + 2:,}" in text
+
+
+def test_astype_converts_every_layer(rng):
+    net = mixed_stack(rng).astype(np.float64)
+    assert all(p.dtype == np.float64 for p in net.params.values())
+    assert all(g.dtype == np.float64 for g in net.grads.values())

@@ -1,0 +1,154 @@
+"""Backends: one array module and one set of kernel functions per kind of hardware.
+
+Layers never call NumPy kernels directly; they ask their backend:
+
+    bk = get_backend("numpy")
+    out, cache = bk.conv2d_forward(x, w, b, stride, padding)
+    dx, dw, db = bk.conv2d_backward(dout, cache)
+
+and allocate arrays with `bk.xp` (the array module: `numpy`, or `cupy` on a GPU).
+A backend is a `Backend` record that names every function in `KERNELS`; a new
+backend (Numba, CuPy) is a module that builds one and registers it in `_LOADERS`,
+and no layer changes.
+
+Kernel signatures (CS231n style: forward returns (out, cache), backward takes it back):
+
+    dense_forward(x, w, b)                                   -> (y, cache)
+    dense_backward(dy, cache)                                -> (dx, dw, db)
+    conv2d_forward(x, w, b, stride, padding)                 -> (out, cache)
+    conv2d_backward(dout, cache)                             -> (dx, dw, db)
+    conv_transpose2d_forward(x, w, b, stride, padding, output_padding) -> (out, cache)
+    conv_transpose2d_backward(dout, cache)                   -> (dx, dw, db)
+    max_pool2d_forward(x, kernel, stride)                    -> (out, cache)
+    max_pool2d_backward(dout, cache)                         -> dx
+    avg_pool2d_forward(x, kernel, stride)                    -> (out, cache)
+    avg_pool2d_backward(dout, cache)                         -> dx
+    unpool2d_forward(x, size)                                -> (out, cache)
+    unpool2d_backward(dout, cache)                           -> dx
+
+The backend is chosen by name: an explicit argument, else the environment variable
+`VAE_BACKEND`, else "numpy".  "auto" takes the fastest backend that works here.
+"""
+
+import os
+from dataclasses import dataclass, fields
+from types import ModuleType
+from typing import Callable
+
+import numpy as np
+
+KERNELS = (
+    "dense_forward", "dense_backward",
+    "conv2d_forward", "conv2d_backward",
+    "conv_transpose2d_forward", "conv_transpose2d_backward",
+    "max_pool2d_forward", "max_pool2d_backward",
+    "avg_pool2d_forward", "avg_pool2d_backward",
+    "unpool2d_forward", "unpool2d_backward",
+)
+
+ENV_VAR = "VAE_BACKEND"
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An array module and the kernels the layers call.  Compare backends by `name`."""
+
+    name: str
+    xp: ModuleType
+    dense_forward: Callable
+    dense_backward: Callable
+    conv2d_forward: Callable
+    conv2d_backward: Callable
+    conv_transpose2d_forward: Callable
+    conv_transpose2d_backward: Callable
+    max_pool2d_forward: Callable
+    max_pool2d_backward: Callable
+    avg_pool2d_forward: Callable
+    avg_pool2d_backward: Callable
+    unpool2d_forward: Callable
+    unpool2d_backward: Callable
+
+    def asarray(self, a, dtype=None):
+        """Move an array (for example NumPy weights drawn on the host) onto this backend."""
+        return self.xp.asarray(a, dtype=dtype)
+
+    def to_numpy(self, a):
+        """Bring an array back to the host as a NumPy array (for logging, plots, checkpoints)."""
+        return np.asarray(a)
+
+    def __repr__(self):
+        return f"Backend({self.name!r})"
+
+    # A backend is a singleton per name: copying a layer must not copy its backend
+    # (a module cannot be deep-copied anyway).
+    def __deepcopy__(self, memo):
+        return self
+
+    def __copy__(self):
+        return self
+
+
+def _load_numpy():
+    from . import numpy_conv, numpy_dense, numpy_pool
+
+    kernels = {}
+    for module in (numpy_dense, numpy_conv, numpy_pool):
+        kernels.update({name: getattr(module, name) for name in KERNELS if hasattr(module, name)})
+    return Backend(name="numpy", xp=np, **kernels)
+
+
+# name -> function that builds the backend (imports happen only when one is asked for)
+_LOADERS = {"numpy": _load_numpy}
+# "auto" tries these in order and takes the first that loads
+_AUTO_ORDER = ("cupy", "numba", "numpy")
+_CACHE = {}
+
+assert tuple(f.name for f in fields(Backend))[2:] == KERNELS
+
+
+class BackendUnavailable(RuntimeError):
+    """A known backend cannot run here (its package is missing, or no GPU works)."""
+
+
+def available_backends():
+    """Names of the backends that load on this machine, fastest first."""
+    names = []
+    for name in _AUTO_ORDER:
+        try:
+            get_backend(name)
+        except (BackendUnavailable, ValueError):
+            continue
+        names.append(name)
+    return names
+
+
+def default_backend_name():
+    """The backend asked for by the environment (`VAE_BACKEND`), else "numpy"."""
+    return os.environ.get(ENV_VAR, "").strip().lower() or "numpy"
+
+
+def get_backend(name=None):
+    """Return the `Backend` called `name` ("numpy", or "auto"; None reads `VAE_BACKEND`).
+
+    A `Backend` passed in is returned as it is, so every constructor can take either.
+    An unknown name raises ValueError listing the known ones.
+    """
+    if isinstance(name, Backend):
+        return name
+    if name is None:
+        name = default_backend_name()
+    if not isinstance(name, str):
+        raise TypeError(f"backend must be a name or a Backend, got {type(name).__name__}")
+    key = name.strip().lower()
+    if key == "auto":
+        return get_backend(available_backends()[0])
+    if key not in _LOADERS:
+        known = ", ".join(sorted(_LOADERS) + ["auto"])
+        raise ValueError(f"unknown backend {name!r}; known backends: {known}")
+    if key not in _CACHE:
+        _CACHE[key] = _LOADERS[key]()
+    return _CACHE[key]
+
+
+__all__ = ["Backend", "BackendUnavailable", "KERNELS", "ENV_VAR", "available_backends",
+           "default_backend_name", "get_backend"]

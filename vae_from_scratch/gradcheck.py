@@ -1,0 +1,136 @@
+"""Gradient checking by central finite differences, in float64.
+
+A hand-written backward pass is only trusted once it agrees with the definition of
+the derivative.  For a scalar function L of an array a,
+
+    ∂L/∂a_i ≈ (L(a + h·e_i) − L(a − h·e_i)) / (2h),
+
+with error O(h²) from truncation plus O(ε·|L| / h) from rounding (ε ≈ 1.1e-16 in
+float64; h = 1e-6 balances the two for values of order one).  In float32 (ε ≈ 6e-8)
+the rounding term alone is ~1e-2, which is why checks run in float64.
+
+To check a layer y = α(x; θ), which has a tensor output, we take a fixed random
+direction G of the output's shape and check the scalar L = Σ (α(x; θ) ⊙ G); its
+gradient is exactly what `backward(G)` returns, for x and for every parameter.
+
+The error reported per tensor is the normwise relative error
+
+    ‖analytic − numeric‖∞ / max(‖analytic‖∞, ‖numeric‖∞),
+
+the largest entrywise discrepancy measured against the tensor's own scale.  (An
+entrywise relative error is meaningless for entries that are exactly zero, like the
+gradient of a switched-off ReLU, and needlessly noisy for entries that are tiny.)
+Correct gradients give ~1e-9 or less; a wrong index or a missing transpose gives
+errors of order one.
+"""
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def relative_error(analytic, numeric):
+    """‖analytic − numeric‖∞ / max(‖analytic‖∞, ‖numeric‖∞); 0.0 when both are zero."""
+    analytic = np.asarray(analytic, dtype=np.float64)
+    numeric = np.asarray(numeric, dtype=np.float64)
+    if analytic.shape != numeric.shape:
+        raise ValueError(f"relative_error: shapes differ, analytic {analytic.shape} "
+                         f"vs numeric {numeric.shape}")
+    if analytic.size == 0:
+        return 0.0
+    scale = max(np.abs(analytic).max(), np.abs(numeric).max())
+    return 0.0 if scale == 0 else float(np.abs(analytic - numeric).max() / scale)
+
+
+def numerical_gradient(f, a, h=1e-6, coords=None):
+    """Central differences of the scalar function f() with respect to the array a.
+
+    f: a function of no arguments that reads `a` (a is perturbed in place and restored).
+    a: float64 array.  coords: flat indices to differentiate (default: all of them).
+    Returns an array of a's shape holding the estimates at `coords` (zero elsewhere).
+    """
+    if a.dtype != np.float64:
+        raise ValueError(f"numerical_gradient: needs a float64 array, got {a.dtype}")
+    grad = np.zeros_like(a)
+    flat, gflat = a.reshape(-1), grad.reshape(-1)
+    if not np.shares_memory(flat, a):
+        raise ValueError("numerical_gradient: the array must be contiguous (it is perturbed in place)")
+    for i in (range(a.size) if coords is None else coords):
+        old = flat[i]
+        flat[i] = old + h
+        f_plus = float(f())
+        flat[i] = old - h
+        f_minus = float(f())
+        flat[i] = old
+        gflat[i] = (f_plus - f_minus) / (2 * h)
+    return grad
+
+
+@dataclass
+class GradcheckResult:
+    """Normwise relative error per checked tensor ("x", then each parameter name)."""
+
+    errors: dict = field(default_factory=dict)
+
+    @property
+    def max_error(self):
+        return max(self.errors.values(), default=0.0)
+
+    def passed(self, tol=1e-6):
+        return self.max_error < tol
+
+    def __str__(self):
+        width = max((len(k) for k in self.errors), default=1)
+        return "\n".join(f"{name:<{width}}  {err:.2e}" for name, err in self.errors.items())
+
+
+def compare_gradients(loss, arrays, analytic, h=1e-6, n_coords=None, rng=None):
+    """Check analytic gradients of the scalar `loss()` against central differences.
+
+    loss: function of no arguments that reads the arrays in `arrays`.
+    arrays: {name: float64 array}, perturbed in place one entry at a time.
+    analytic: {name: array of the same shape}, the gradients to check.
+    n_coords: check only this many randomly chosen entries per tensor (drawn from
+    `rng`), for tensors too large to check entry by entry.
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    result = GradcheckResult()
+    for name, a in arrays.items():
+        coords = None
+        if n_coords is not None and a.size > n_coords:
+            coords = np.sort(rng.choice(a.size, size=n_coords, replace=False))
+        numeric = numerical_gradient(loss, a, h, coords)
+        exact = np.asarray(analytic[name], dtype=np.float64)
+        if coords is not None:
+            numeric, exact = numeric.reshape(-1)[coords], exact.reshape(-1)[coords]
+        result.errors[name] = relative_error(exact, numeric)
+    return result
+
+
+def gradcheck(layer, x, rng=None, h=1e-6, n_coords=None):
+    """Check `layer.backward` against finite differences, for the input and every parameter.
+
+    layer: a Layer (or a Sequential).  It is copied and the copy converted to float64,
+    so the layer passed in is left untouched.  x: an input array, e.g. (N, C, H, W).
+    rng: Generator for the output direction G and the sampled coordinates
+    (default: np.random.default_rng(0), so the check is reproducible).
+    Returns a GradcheckResult: {"x": err, "<param name>": err, …}.
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    layer = copy.deepcopy(layer).astype(np.float64)
+    x = np.array(x, dtype=np.float64)                  # our own contiguous copy
+    G = rng.standard_normal(layer.output_shape(x.shape))
+
+    def loss():
+        return np.sum(layer.forward(x) * G)
+
+    loss()
+    analytic = {"x": layer.backward(G)}
+    analytic.update({name: g.copy() for name, g in layer.grads.items()})
+    arrays = {"x": x, **layer.params}
+    return compare_gradients(loss, arrays, analytic, h=h, n_coords=n_coords, rng=rng)
+
+
+__all__ = ["gradcheck", "compare_gradients", "numerical_gradient", "relative_error",
+           "GradcheckResult"]

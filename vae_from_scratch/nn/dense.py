@@ -1,0 +1,43 @@
+"""Dense (fully connected) layer: y = x Wᵀ + b, thesis eq. 2.24 with examples as rows."""
+
+import numpy as np
+
+from .init import initialize
+from .layer import Layer
+
+
+class Dense(Layer):
+    """Fully connected layer.
+
+    x: (N, in_features) -> y: (N, out_features).
+    params["W"]: (out_features, in_features), params["b"]: (out_features,)  (DESIGN.md).
+    Weights are drawn by `init` from `rng`; biases start at zero.
+    """
+
+    def __init__(self, in_features, out_features, *, rng, init="glorot_uniform",
+                 backend=None, dtype=np.float32):
+        super().__init__(backend, dtype)
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        W = initialize(init, (self.out_features, self.in_features),
+                       self.in_features, self.out_features, rng)
+        self._add_param("W", W)
+        self._add_param("b", np.zeros(self.out_features))
+
+    def _describe(self):
+        return f"{self.in_features}→{self.out_features}"
+
+    def output_shape(self, in_shape):
+        self._expect_ndim(in_shape, 2, f"(N, {self.in_features})")
+        if in_shape[1] != self.in_features:
+            raise ValueError(f"{self}: expected input of shape (N, {self.in_features}), "
+                             f"got shape {tuple(in_shape)}")
+        return (in_shape[0], self.out_features)
+
+    def _forward(self, x):
+        return self.backend.dense_forward(x, self.params["W"], self.params["b"])
+
+    def _backward(self, dy, cache):
+        dx, dW, db = self.backend.dense_backward(dy, cache)
+        self._set_grad("W", dW)
+        self._set_grad("b", db)
+        return dx

@@ -1,0 +1,124 @@
+"""The base class every layer shares: parameters, gradients, and the shape checks.
+
+A layer is a function y = α(x; θ) with a hand-written backward pass (thesis eq. 2.23:
+a network is a composition α⁽ᴸ⁾ ∘ … ∘ α⁽¹⁾).  Each layer implements three methods:
+
+    output_shape(in_shape)       the shape of y, or a ValueError saying what was expected
+    _forward(x)     -> (y, cache)
+    _backward(dy, cache) -> dx   and writes ∂L/∂θ into self.grads
+
+and the base class wraps them in `forward` / `backward`, which check the input and the
+incoming gradient, so that the layer code itself is only the mathematics.
+
+Contract for the optimizer: `params` and `grads` are dicts of arrays allocated once.
+`backward` *overwrites* `grads` in place (it does not accumulate), and an optimizer
+updates `params` in place, so a reference to either dict stays valid for the life
+of the layer (until `astype`, which allocates new arrays).
+"""
+
+import numpy as np
+
+from ..backend import get_backend
+
+
+class Layer:
+    """Base class: params/grads dicts, shape-checked forward and backward."""
+
+    def __init__(self, backend=None, dtype=np.float32):
+        self.backend = get_backend(backend)
+        self.dtype = np.dtype(dtype)
+        self.params = {}
+        self.grads = {}
+        self._cache = None
+        self._out_shape = None
+
+    # --- what each layer provides -------------------------------------------------
+    def output_shape(self, in_shape):
+        """Shape of the output for an input of shape `in_shape` (default: unchanged)."""
+        return tuple(in_shape)
+
+    def _forward(self, x):
+        raise NotImplementedError
+
+    def _backward(self, dy, cache):
+        raise NotImplementedError
+
+    # --- what the base class does for all of them ---------------------------------
+    def forward(self, x):
+        """y = α(x); keeps what `backward` needs."""
+        if not hasattr(x, "shape"):
+            raise TypeError(f"{self}: expected an array, got {type(x).__name__}")
+        expected = self.output_shape(x.shape)            # raises ValueError on bad input
+        y, self._cache = self._forward(x)
+        assert y.shape == expected, (self, y.shape, expected)
+        self._out_shape = y.shape
+        return y
+
+    __call__ = forward
+
+    def backward(self, dy):
+        """Given dL/dy of the last forward's output, fill `grads` and return dL/dx."""
+        if self._out_shape is None:
+            raise ValueError(f"{self}: backward() called before forward()")
+        if tuple(dy.shape) != tuple(self._out_shape):
+            raise ValueError(f"{self}: expected a gradient of shape {tuple(self._out_shape)} "
+                             f"(the shape of the last output), got {tuple(dy.shape)}")
+        return self._backward(dy, self._cache)
+
+    def _add_param(self, name, value):
+        """Register a parameter (drawn on the host) and its gradient buffer."""
+        self.params[name] = self.backend.asarray(value, dtype=self.dtype)
+        self.grads[name] = self.backend.xp.zeros_like(self.params[name])
+
+    def _set_grad(self, name, value):
+        self.grads[name][...] = value
+
+    def astype(self, dtype):
+        """Convert parameters and gradients to `dtype` (new arrays) and return self."""
+        self.dtype = np.dtype(dtype)
+        xp = self.backend.xp
+        for name in self.params:
+            self.params[name] = self.params[name].astype(self.dtype)
+            self.grads[name] = xp.zeros_like(self.params[name])
+        return self
+
+    @property
+    def n_params(self):
+        return sum(int(p.size) for p in self.params.values())
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self._describe()})"
+
+    def _describe(self):
+        return ""
+
+    # --- helpers for the shape checks of image layers -----------------------------
+    def _expect_ndim(self, in_shape, ndim, layout):
+        if len(in_shape) != ndim:
+            raise ValueError(f"{self}: expected a {ndim}-D input of shape {layout}, "
+                             f"got a {len(in_shape)}-D input of shape {tuple(in_shape)}")
+
+    def _expect_channels(self, in_shape, channels):
+        if in_shape[1] != channels:
+            raise ValueError(f"{self}: expected {channels} input channel(s), shape "
+                             f"(N, {channels}, H, W), got shape {tuple(in_shape)}")
+
+    def _window_positions(self, in_shape, kernel, stride, padding, allow_uncovered):
+        """(Ho, Wo) for k×k windows at this stride over the padded input, with checks."""
+        H, W = in_shape[2], in_shape[3]
+        if H + 2 * padding < kernel or W + 2 * padding < kernel:
+            raise ValueError(f"{self}: the input must be at least {kernel}×{kernel} after padding "
+                             f"{padding}, got shape {tuple(in_shape)} "
+                             f"(padded {H + 2 * padding}×{W + 2 * padding})")
+        left_over = ((H + 2 * padding - kernel) % stride, (W + 2 * padding - kernel) % stride)
+        if any(left_over) and not allow_uncovered:
+            where = (f"of the padded {H + 2 * padding}×{W + 2 * padding} input" if padding
+                     else f"of the {H}×{W} input")
+            raise ValueError(
+                f"{self}: with kernel {kernel}, stride {stride} and padding {padding}, the last "
+                f"{left_over[0]} row(s) and {left_over[1]} column(s) {where} of shape "
+                f"{tuple(in_shape)} are never covered; expected (size + 2·padding − kernel) "
+                f"divisible by the stride. Pass allow_uncovered=True to drop them as most "
+                f"frameworks do.")
+        return ((H + 2 * padding - kernel) // stride + 1,
+                (W + 2 * padding - kernel) // stride + 1)
