@@ -24,11 +24,12 @@ def conv2d(x, w, b, stride, padding):
 
 def conv_transpose2d(x, w, b, stride, padding, output_padding):
     """Scatter definition: x[n, c, i, j]·w[c, f] is added to the k×k block at
-    (i·s − p, j·s − p) of the output; positions outside the output are dropped."""
+    (i·s − p, j·s − p) of the output; positions outside the output are dropped.
+    output_padding = (op_h, op_w) extra rows and columns at the bottom and right."""
     N, C, H, W = x.shape
     _, F, k, _ = w.shape
-    Ho = stride * (H - 1) - 2 * padding + k + output_padding
-    Wo = stride * (W - 1) - 2 * padding + k + output_padding
+    Ho = stride * (H - 1) - 2 * padding + k + output_padding[0]
+    Wo = stride * (W - 1) - 2 * padding + k + output_padding[1]
     out = np.zeros((N, F, Ho, Wo)) + b[None, :, None, None]
     for n in range(N):
         for c in range(C):

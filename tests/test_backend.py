@@ -20,8 +20,7 @@ def test_numpy_backend_has_the_array_module_and_every_kernel():
 def test_get_backend_accepts_names_and_backends_and_rejects_unknown_names():
     bk = get_backend("NumPy")
     assert get_backend(bk) is bk
-    assert get_backend("auto").name in available_backends()
-    assert "numpy" in available_backends()
+    assert "numpy" in available_backends()                      # the reference always loads
     with pytest.raises(ValueError, match="unknown backend 'tensorflow'.*numpy"):
         get_backend("tensorflow")
     with pytest.raises(TypeError):

@@ -17,7 +17,7 @@ Kernel signatures (CS231n style: forward returns (out, cache), backward takes it
     dense_backward(dy, cache)                                -> (dx, dw, db)
     conv2d_forward(x, w, b, stride, padding)                 -> (out, cache)
     conv2d_backward(dout, cache)                             -> (dx, dw, db)
-    conv_transpose2d_forward(x, w, b, stride, padding, output_padding) -> (out, cache)
+    conv_transpose2d_forward(x, w, b, stride, padding, (op_h, op_w)) -> (out, cache)
     conv_transpose2d_backward(dout, cache)                   -> (dx, dw, db)
     max_pool2d_forward(x, kernel, stride)                    -> (out, cache)
     max_pool2d_backward(dout, cache)                         -> dx
@@ -73,8 +73,9 @@ class Backend:
         return self.xp.asarray(a, dtype=dtype)
 
     def to_numpy(self, a):
-        """Bring an array back to the host as a NumPy array (for logging, plots, checkpoints)."""
-        return np.asarray(a)
+        """Bring an array back to the host as a NumPy array (for logging, plots, checkpoints).
+        Device arrays (CuPy) copy themselves to the host with `.get()`."""
+        return a.get() if hasattr(a, "get") else np.asarray(a)
 
     def __repr__(self):
         return f"Backend({self.name!r})"

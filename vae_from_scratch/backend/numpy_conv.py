@@ -91,11 +91,11 @@ def conv_transpose2d_output_size(size, kernel, stride, padding, output_padding):
     return stride * (size - 1) - 2 * padding + kernel + output_padding
 
 
-def conv_transpose2d_forward(x, w, b, stride=1, padding=0, output_padding=0):
+def conv_transpose2d_forward(x, w, b, stride=1, padding=0, output_padding=(0, 0)):
     """Transposed convolution: the input gradient of conv2d, used as a layer (thesis §2.8.3).
 
-    x: (N, C, H, W), w: (C, F, k, k), b: (F,) -> out: (N, F, Ho, Wo),
-    Ho = s·(H − 1) − 2p + k + output_padding.
+    x: (N, C, H, W), w: (C, F, k, k), b: (F,), output_padding = (op_h, op_w)
+    -> out: (N, F, Ho, Wo),  Ho = s·(H − 1) − 2p + k + op_h,  Wo = s·(W − 1) − 2p + k + op_w.
     Every input pixel x[n, c, i, j] adds x[n, c, i, j] · w[c, f] into the k×k block of
     the output whose top-left corner is (i·s − p, j·s − p); overlaps add up.  This is
     exactly conv2d's `_scatter` with `w` read as a conv2d weight from F to C channels.
@@ -105,8 +105,9 @@ def conv_transpose2d_forward(x, w, b, stride=1, padding=0, output_padding=0):
     """
     N, C, H, W = x.shape
     _, F, k, _ = w.shape
-    Ho = conv_transpose2d_output_size(H, k, stride, padding, output_padding)
-    Wo = conv_transpose2d_output_size(W, k, stride, padding, output_padding)
+    op_h, op_w = output_padding
+    Ho = conv_transpose2d_output_size(H, k, stride, padding, op_h)
+    Wo = conv_transpose2d_output_size(W, k, stride, padding, op_w)
     out = _scatter(x, w, (N, F, Ho, Wo), stride, padding)
     out += b[None, :, None, None]
     return out, (x, w, stride, padding)

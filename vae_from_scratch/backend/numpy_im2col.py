@@ -42,7 +42,8 @@ def im2col(x, kernel, stride, padding):
     in memory, as does moving one step along the position axis).  Taking every
     stride-th position keeps exactly Ho of them: there are H + 2p − k + 1 offsets
     and ⌈(H + 2p − k + 1) / s⌉ = ⌊(H + 2p − k) / s⌋ + 1 = Ho of them are multiples of s.
-    The result is read-only; reshape it (which copies) before writing.
+    The result is read-only; the kernels only read it (reshaping it for a matrix
+    product copies it, except in the rare layouts where a view suffices).
     """
     x_pad = pad2d(x, padding)
     windows = sliding_window_view(x_pad, (kernel, kernel), axis=(2, 3))

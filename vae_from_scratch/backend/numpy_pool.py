@@ -54,8 +54,8 @@ def avg_pool2d_backward(dout, cache):
 
 
 def unpool2d_forward(x, size):
-    """Unpooling as the thesis defines it (§2.8.3, with s = r): each value becomes an
-    r×r block that holds the value in its top-left corner and zeros elsewhere.
+    """Unpooling (thesis §2.8.3, with s = r): each value becomes an r×r block of zeros
+    with the value in one entry; the thesis leaves the entry open, we use the top-left.
 
     x: (N, C, H, W) -> out: (N, C, r·H, r·W), out[n, c, r·i, r·j] = x[n, c, i, j].
     """

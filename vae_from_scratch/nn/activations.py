@@ -1,7 +1,8 @@
 """Activation functions g (thesis §2.6), applied elementwise, with their derivatives.
 
 Every backward pass is dx = dy ⊙ g′(x).  At a kink the derivative is a chosen value:
-relu′(0) := 0 as the thesis defines it, and the same for LeakyReLU (slope `negative_slope`).
+relu′(0) := 0 as the thesis defines it, and LeakyReLU likewise takes the left-hand
+slope at 0 (g′(0) := negative_slope).
 """
 
 from .functional import sigmoid, softplus
@@ -48,7 +49,11 @@ class LeakyReLU(Layer):
 
 
 class Sigmoid(Layer):
-    """g(x) = 1 / (1 + e^{−x}), g′ = g·(1 − g).  Stable for large |x| (see functional.sigmoid)."""
+    """g(x) = 1 / (1 + e^{−x}), g′ = g·(1 − g).  Stable for large |x| (see functional.sigmoid).
+
+    The thesis's sigmoid (§2.6) has a slope k, 1 / (1 + e^{−kx}); this layer is k = 1,
+    and a slope is a scaling of its input (as in the thesis's g(x), eq. 3.1, with k = 12).
+    """
 
     def _forward(self, x):
         y = sigmoid(x, self.backend.xp)

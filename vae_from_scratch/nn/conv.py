@@ -8,27 +8,25 @@ import numpy as np
 
 from ..backend.numpy_conv import conv_transpose2d_output_size
 from .init import initialize
-from .layer import Layer
+from .layer import Layer, check_int
 
 
 class Conv2D(Layer):
     """2-D convolution (cross-correlation) with zero padding.
 
     x: (N, in_channels, H, W) -> y: (N, out_channels, Ho, Wo),
-    Ho = (H + 2·padding − kernel_size) / stride + 1  (likewise Wo).
+    Ho = ⌊(H + 2·padding − kernel_size) / stride⌋ + 1  (likewise Wo).
     params["W"]: (out_channels, in_channels, k, k), params["b"]: (out_channels,).
 
-    If the stride does not divide H + 2·padding − k, the last rows (or columns) are
-    never read.  That is usually a mistake in the architecture, so it is an error
-    unless `allow_uncovered=True`, which drops them as most frameworks do.
+    A pixel that no window reads (the last rows when the stride does not divide
+    H + 2·padding − k, or the rows between windows when stride > kernel) is usually a
+    mistake in the architecture, so it is an error unless `allow_uncovered=True`.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, *, rng,
                  init="glorot_uniform", allow_uncovered=False, backend=None, dtype=np.float32):
         super().__init__(backend, dtype)
-        _check_hyper(self, kernel_size=kernel_size, stride=stride, padding=padding)
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size, self.stride, self.padding = int(kernel_size), int(stride), int(padding)
+        _set_window_hyperparameters(self, in_channels, out_channels, kernel_size, stride, padding)
         self.allow_uncovered = bool(allow_uncovered)
         k = self.kernel_size
         W = initialize(init, (self.out_channels, self.in_channels, k, k),
@@ -62,27 +60,31 @@ class ConvTranspose2D(Layer):
     """Transposed convolution: the exact adjoint of `Conv2D` with the same weights.
 
     x: (N, in_channels, H, W) -> y: (N, out_channels, Ho, Wo),
-    Ho = stride·(H − 1) − 2·padding + kernel_size + output_padding  (likewise Wo).
+    Ho = stride·(H − 1) − 2·padding + kernel_size + op_h  (likewise Wo with op_w).
     params["W"]: (in_channels, out_channels, k, k), params["b"]: (out_channels,).
 
-    With b = 0, ConvTranspose2D(F, C, k, s, p) and Conv2D(C, F, k, s, p) sharing one W
-    satisfy ⟨conv(x), y⟩ = ⟨x, convT(y)⟩ for all x, y.  A stride-s convolution maps
-    several input sizes onto the same output size; `output_padding` (0 ≤ op < stride)
-    picks which one the transposed convolution returns to.  The thesis (§2.8.3)
-    builds the same map from an unpooling layer followed by a convolution.
+    A stride-s convolution maps s different input sizes onto the same output size;
+    `output_padding` (one integer, or (op_h, op_w), each 0 ≤ op < stride) picks which
+    one the transposed convolution returns to.  With op = (H + 2p − k) mod s for the
+    Conv2D's input size, and b = 0, ConvTranspose2D(F, C, k, s, p, op) and
+    Conv2D(C, F, k, s, p) sharing one W satisfy ⟨conv(x), y⟩ = ⟨x, convT(y)⟩ for all
+    x and y.  The thesis (§2.8.3, eq. 2.34) builds the same map from an unpooling
+    layer followed by a convolution (tests/test_conv.py shows the exact recipe).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, *, rng, init="glorot_uniform", backend=None, dtype=np.float32):
         super().__init__(backend, dtype)
-        _check_hyper(self, kernel_size=kernel_size, stride=stride, padding=padding,
-                     output_padding=output_padding)
-        if not output_padding < stride:
-            raise ValueError(f"{self.__class__.__name__}: output_padding must be smaller than "
-                             f"the stride ({stride}), got {output_padding}")
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size, self.stride, self.padding = int(kernel_size), int(stride), int(padding)
-        self.output_padding = int(output_padding)
+        _set_window_hyperparameters(self, in_channels, out_channels, kernel_size, stride, padding)
+        name = type(self).__name__
+        op = output_padding if isinstance(output_padding, (tuple, list)) else (output_padding,) * 2
+        if len(op) != 2:
+            raise ValueError(f"{name}: output_padding must be an integer or a pair (op_h, op_w), "
+                             f"got {output_padding!r}")
+        self.output_padding = tuple(check_int(name, "output_padding", v, 0) for v in op)
+        if max(self.output_padding) >= self.stride:
+            raise ValueError(f"{name}: output_padding must be smaller than the stride "
+                             f"({self.stride}), got {output_padding!r}")
         k = self.kernel_size
         W = initialize(init, (self.in_channels, self.out_channels, k, k),
                        self.in_channels * k * k, self.out_channels * k * k, rng)
@@ -90,15 +92,16 @@ class ConvTranspose2D(Layer):
         self._add_param("b", np.zeros(self.out_channels))
 
     def _describe(self):
-        op = f", op={self.output_padding}" if self.output_padding else ""
+        op_h, op_w = self.output_padding
+        op = "" if op_h == op_w == 0 else f", op={op_h}" if op_h == op_w else f", op=({op_h}, {op_w})"
         return (f"{self.in_channels}→{self.out_channels}, k={self.kernel_size}, "
                 f"s={self.stride}, p={self.padding}{op}")
 
     def output_shape(self, in_shape):
         self._expect_ndim(in_shape, 4, f"(N, {self.in_channels}, H, W)")
         self._expect_channels(in_shape, self.in_channels)
-        Ho, Wo = (conv_transpose2d_output_size(n, self.kernel_size, self.stride, self.padding,
-                                               self.output_padding) for n in in_shape[2:])
+        Ho, Wo = (conv_transpose2d_output_size(n, self.kernel_size, self.stride, self.padding, op)
+                  for n, op in zip(in_shape[2:], self.output_padding))
         if Ho < 1 or Wo < 1:
             raise ValueError(f"{self}: padding {self.padding} crops away the whole output of an "
                              f"input of shape {tuple(in_shape)} (output would be {Ho}×{Wo})")
@@ -116,10 +119,11 @@ class ConvTranspose2D(Layer):
         return dx
 
 
-def _check_hyper(layer, **values):
-    """Kernel size and stride ≥ 1, paddings ≥ 0, all integers."""
-    for name, value in values.items():
-        lowest = 1 if name in ("kernel_size", "stride", "size") else 0
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
-            raise ValueError(f"{layer.__class__.__name__}: {name} must be an integer ≥ {lowest}, "
-                             f"got {value!r}")
+def _set_window_hyperparameters(layer, in_channels, out_channels, kernel_size, stride, padding):
+    """Check and store the hyperparameters both convolutions share."""
+    name = type(layer).__name__
+    layer.in_channels = check_int(name, "in_channels", in_channels, 1)
+    layer.out_channels = check_int(name, "out_channels", out_channels, 1)
+    layer.kernel_size = check_int(name, "kernel_size", kernel_size, 1)
+    layer.stride = check_int(name, "stride", stride, 1)
+    layer.padding = check_int(name, "padding", padding, 0)

@@ -1,9 +1,10 @@
-"""Dense (fully connected) layer: y = x Wᵀ + b, thesis eq. 2.24 with examples as rows."""
+"""Dense (fully connected) layer: the affine map W x + b inside thesis eq. 2.24, with
+examples as rows (y = x Wᵀ + b); the activation g of eq. 2.24 is a layer of its own."""
 
 import numpy as np
 
 from .init import initialize
-from .layer import Layer
+from .layer import Layer, check_int
 
 
 class Dense(Layer):
@@ -17,7 +18,8 @@ class Dense(Layer):
     def __init__(self, in_features, out_features, *, rng, init="glorot_uniform",
                  backend=None, dtype=np.float32):
         super().__init__(backend, dtype)
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features = check_int("Dense", "in_features", in_features, 1)
+        self.out_features = check_int("Dense", "out_features", out_features, 1)
         W = initialize(init, (self.out_features, self.in_features),
                        self.in_features, self.out_features, rng)
         self._add_param("W", W)

@@ -46,8 +46,7 @@ class Layer:
     # --- what the base class does for all of them ---------------------------------
     def forward(self, x):
         """y = α(x); keeps what `backward` needs."""
-        if not hasattr(x, "shape"):
-            raise TypeError(f"{self}: expected an array, got {type(x).__name__}")
+        self._check_array(x, "input")
         expected = self.output_shape(x.shape)            # raises ValueError on bad input
         y, self._cache = self._forward(x)
         assert y.shape == expected, (self, y.shape, expected)
@@ -58,12 +57,27 @@ class Layer:
 
     def backward(self, dy):
         """Given dL/dy of the last forward's output, fill `grads` and return dL/dx."""
+        self._check_array(dy, "gradient")
         if self._out_shape is None:
-            raise ValueError(f"{self}: backward() called before forward()")
+            raise ValueError(f"{self}: backward() called before forward(): there is no output "
+                             f"yet to match the gradient of shape {tuple(dy.shape)} against")
         if tuple(dy.shape) != tuple(self._out_shape):
             raise ValueError(f"{self}: expected a gradient of shape {tuple(self._out_shape)} "
                              f"(the shape of the last output), got {tuple(dy.shape)}")
         return self._backward(dy, self._cache)
+
+    def _check_array(self, a, what):
+        """A floating-point array; for a layer with parameters, of the parameters' dtype
+        (mixing float32 weights with float64 data would silently compute in float64)."""
+        if not hasattr(a, "shape") or not hasattr(a, "dtype"):
+            raise TypeError(f"{self}: expected the {what} as an array, got {type(a).__name__}")
+        if a.dtype.kind != "f":
+            raise TypeError(f"{self}: expected a floating-point {what}, got dtype {a.dtype}; "
+                            f"convert it with .astype(np.float32)")
+        if self.params and a.dtype != self.dtype:
+            raise TypeError(f"{self}: expected a {self.dtype} {what} (the dtype of the layer's "
+                            f"parameters), got {a.dtype}; convert the {what} with "
+                            f".astype(np.{self.dtype}) or the layer with .astype(np.{a.dtype})")
 
     def _add_param(self, name, value):
         """Register a parameter (drawn on the host) and its gradient buffer."""
@@ -110,15 +124,39 @@ class Layer:
             raise ValueError(f"{self}: the input must be at least {kernel}×{kernel} after padding "
                              f"{padding}, got shape {tuple(in_shape)} "
                              f"(padded {H + 2 * padding}×{W + 2 * padding})")
-        left_over = ((H + 2 * padding - kernel) % stride, (W + 2 * padding - kernel) % stride)
-        if any(left_over) and not allow_uncovered:
-            where = (f"of the padded {H + 2 * padding}×{W + 2 * padding} input" if padding
-                     else f"of the {H}×{W} input")
+        rows, cols = (unread_pixels(n, kernel, stride, padding) for n in (H, W))
+        if (len(rows) or len(cols)) and not allow_uncovered:
             raise ValueError(
-                f"{self}: with kernel {kernel}, stride {stride} and padding {padding}, the last "
-                f"{left_over[0]} row(s) and {left_over[1]} column(s) {where} of shape "
-                f"{tuple(in_shape)} are never covered; expected (size + 2·padding − kernel) "
-                f"divisible by the stride. Pass allow_uncovered=True to drop them as most "
-                f"frameworks do.")
+                f"{self}: with kernel {kernel}, stride {stride} and padding {padding}, no window "
+                f"reads row(s) {_short(rows)} and column(s) {_short(cols)} of the input of shape "
+                f"{tuple(in_shape)}; expected every pixel to be read. Change the architecture, "
+                f"or pass allow_uncovered=True to ignore them as most frameworks do.")
         return ((H + 2 * padding - kernel) // stride + 1,
                 (W + 2 * padding - kernel) // stride + 1)
+
+
+def unread_pixels(size, kernel, stride, padding):
+    """Indices (0 … size − 1, in the unpadded input) that no window reads along one axis.
+
+    Window i reads padded positions i·s … i·s + k − 1, for i = 0 … n − 1.  A position q
+    is read iff the last window that starts at or before it, i = min(⌊q / s⌋, n − 1),
+    still reaches it: q − i·s < k.  Two ways to lose pixels: a stride that does not
+    divide size + 2p − k leaves the last rows (unless they are padding), and a stride
+    larger than the kernel skips rows between windows.
+    """
+    n = (size + 2 * padding - kernel) // stride + 1
+    q = np.arange(size) + padding
+    last = np.minimum(q // stride, n - 1)
+    return np.flatnonzero(q - last * stride >= kernel)
+
+
+def _short(indices, most=6):
+    shown = ", ".join(str(i) for i in indices[:most])
+    return "[" + shown + (", …" if len(indices) > most else "") + "]"
+
+
+def check_int(layer_name, name, value, lowest):
+    """Hyperparameters are integers ≥ lowest (channel counts and kernels ≥ 1, paddings ≥ 0)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
+        raise ValueError(f"{layer_name}: {name} must be an integer ≥ {lowest}, got {value!r}")
+    return int(value)

@@ -1,23 +1,23 @@
 """Pooling (thesis §2.8.2) and unpooling (thesis §2.8.3) layers.
 
 Pooling works on every channel separately: x: (N, C, H, W) -> (N, C, Ho, Wo) with
-Ho = (H − kernel_size) / stride + 1.  The stride defaults to the kernel size
-(non-overlapping windows).  No parameters.
+Ho = ⌊(H − kernel_size) / stride⌋ + 1.  The stride defaults to the kernel size
+(non-overlapping windows).  As for Conv2D, pixels that no window reads are an error
+unless `allow_uncovered=True`.  No parameters.
 """
 
 import numpy as np
 
-from .conv import _check_hyper
-from .layer import Layer
+from .layer import Layer, check_int
 
 
 class _Pool2D(Layer):
     def __init__(self, kernel_size, stride=None, *, allow_uncovered=False, backend=None,
                  dtype=np.float32):
         super().__init__(backend, dtype)
-        stride = kernel_size if stride is None else stride
-        _check_hyper(self, kernel_size=kernel_size, stride=stride)
-        self.kernel_size, self.stride = int(kernel_size), int(stride)
+        name = type(self).__name__
+        self.kernel_size = check_int(name, "kernel_size", kernel_size, 1)
+        self.stride = check_int(name, "stride", kernel_size if stride is None else stride, 1)
         self.allow_uncovered = bool(allow_uncovered)
 
     def _describe(self):
@@ -55,17 +55,18 @@ class AvgPool2D(_Pool2D):
 
 
 class Unpool2D(Layer):
-    """Unpooling as in thesis §2.8.3 with stride s = r: each value is placed in the top-left
-    corner of an r×r block of zeros.
+    """Unpooling (thesis §2.8.3) with stride s = r: each value becomes an r×r block of
+    zeros with the value in one entry.  The thesis leaves the entry open; we use the
+    top-left corner.
 
-    x: (N, C, H, W) -> y: (N, C, r·H, r·W).  Followed by a stride-1 convolution it
-    realises a transposed convolution (thesis eq. 2.34; tests/test_conv.py shows how).
+    x: (N, C, H, W) -> y: (N, C, r·H, r·W).  Followed by a stride-1 convolution with
+    the flipped kernel, swapped channels and suitable zero padding, it realises a
+    transposed convolution (thesis eq. 2.34; tests/test_conv.py derives the padding).
     """
 
     def __init__(self, size, *, backend=None, dtype=np.float32):
         super().__init__(backend, dtype)
-        _check_hyper(self, size=size)
-        self.size = int(size)
+        self.size = check_int(type(self).__name__, "size", size, 1)
 
     def _describe(self):
         return f"r={self.size}"

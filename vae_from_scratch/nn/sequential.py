@@ -28,9 +28,17 @@ class Sequential(Layer):
         backends = {layer.backend.name for layer in layers}
         if len(backends) > 1:
             raise ValueError(f"Sequential: all layers must share one backend, got {sorted(backends)}")
+        leaves = _leaves(layers)
+        if len({id(layer) for layer in leaves}) < len(leaves):
+            # a layer keeps the cache of its last forward pass, so a second use would
+            # overwrite the first one's and its gradients would silently be wrong
+            shared = sorted({repr(l) for l in leaves if sum(m is l for m in leaves) > 1})
+            raise ValueError(f"Sequential: the same layer instance appears more than once "
+                             f"({', '.join(shared)}); create a separate layer for each use")
         # Not Layer.__init__: params and grads are not dicts of our own but views
         # derived from the layers (the properties below).
-        self.backend, self.dtype = layers[0].backend, layers[0].dtype
+        self.backend = layers[0].backend
+        self.dtype = next((l.dtype for l in leaves if l.params), layers[0].dtype)
         self.layers = list(layers)
         self._cache = self._out_shape = None
 
@@ -100,3 +108,11 @@ class Sequential(Layer):
         out += [f"{a:>5}  {b:<{width}}  {c}" for a, b, c in rows]
         out.append(f"parameters: {self.n_params:,}")
         return "\n".join(out)
+
+
+def _leaves(layers):
+    """Every non-Sequential layer inside `layers`, nested Sequentials opened up."""
+    out = []
+    for layer in layers:
+        out.extend(_leaves(layer.layers) if isinstance(layer, Sequential) else [layer])
+    return out

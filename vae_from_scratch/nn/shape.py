@@ -2,7 +2,7 @@
 
 from math import prod
 
-from .layer import Layer
+from .layer import Layer, check_int
 
 
 class Flatten(Layer):
@@ -26,7 +26,7 @@ class Reshape(Layer):
 
     def __init__(self, shape, *, backend=None):
         super().__init__(backend)
-        self.shape = tuple(int(d) for d in shape)
+        self.shape = tuple(check_int("Reshape", "every dimension of shape", d, 1) for d in shape)
 
     def _describe(self):
         return f"{self.shape}"
