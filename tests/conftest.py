@@ -16,7 +16,7 @@ from vae_from_scratch.gradcheck import gradcheck
 TOL = 1e-6
 SEED = int(os.environ.get("VAE_TEST_SEED", "1234"))
 _WORST = defaultdict(lambda: (0.0, 0, ""))     # layer type -> (max error, #checks, where)
-_REFINED = [0]                                 # entries that needed a smaller step (kinks)
+_REFINED = [0]                                 # entries retried with a smaller step (kinks)
 
 
 @pytest.fixture
@@ -52,4 +52,4 @@ def pytest_terminal_summary(terminalreporter):
         tr.write_line(f"{key:<22} {count:>4} checks   max {worst:.2e}   ({where})")
     overall = max(v[0] for v in _WORST.values())
     tr.write_line(f"{'all':<22} {sum(v[1] for v in _WORST.values()):>4} checks   max {overall:.2e}"
-                  f"   ({_REFINED[0]} entries needed a smaller step near a kink)")
+                  f"   ({_REFINED[0]} entries retried with a smaller step)")

@@ -26,8 +26,8 @@ up to half the jump in slope, although the backward pass is right.  Hence:
   kinks in most runs.
 * An entry that disagrees is computed again with h/10, then h/100.  A wrong backward
   pass disagrees at every step (the analytic value does not depend on h); a kink
-  stops mattering once the step no longer straddles it.  The number of entries that
-  needed a smaller step is reported (`GradcheckResult.refined`).
+  stops mattering once the step no longer straddles it.  The number of entries
+  retried is reported (`GradcheckResult.refined`).
 * Check at a generic point: binary inputs with zero biases sit exactly on kinks and
   ties, where no step size helps.
 
@@ -93,7 +93,7 @@ def numerical_gradient(f, a, h=1e-6, coords=None, direction=None):
 @dataclass
 class GradcheckResult:
     """Normwise relative error per checked tensor ("x", then each parameter name), and
-    per tensor the number of entries that needed a smaller step (see the module notes)."""
+    per tensor the number of entries retried with a smaller step (see the module notes)."""
 
     errors: dict = field(default_factory=dict)
     refined: dict = field(default_factory=dict)
@@ -108,7 +108,7 @@ class GradcheckResult:
     def __str__(self):
         width = max((len(k) for k in self.errors), default=1)
         return "\n".join(f"{name:<{width}}  {err:.2e}"
-                         + (f"  ({self.refined[name]} entries with a smaller step)"
+                         + (f"  ({self.refined[name]} entries retried with a smaller step)"
                             if self.refined.get(name) else "")
                          for name, err in self.errors.items())
 
