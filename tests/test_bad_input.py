@@ -188,3 +188,19 @@ def test_a_layer_used_twice_in_a_sequential_is_rejected():
     act = Tanh()
     with pytest.raises(ValueError, match=r"same layer instance appears more than once \(Tanh\(\)\)"):
         Sequential(Dense(2, 2, rng=RNG), act, Sequential(Dense(2, 2, rng=RNG), act))
+
+
+def test_validation_is_remembered_per_shape_but_never_skipped_for_a_new_one():
+    """forward validates once per input shape and dtype; a later bad input still fails."""
+    net = Sequential(Conv2D(1, 2, 3, rng=RNG), ReLU(), MaxPool2D(2))
+    good = np.zeros((2, 1, 6, 6), dtype=np.float32)
+    assert net.forward(good).shape == (2, 2, 2, 2)
+    assert net.forward(good).shape == (2, 2, 2, 2)           # the remembered shape
+    with pytest.raises(ValueError, match=r"Sequential layer 2: MaxPool2D.*\(2, 2, 5, 5\)"):
+        net.forward(np.zeros((2, 1, 7, 7), dtype=np.float32))
+    with pytest.raises(TypeError, match="expected a float32 input"):
+        net.forward(good.astype(np.float64))
+    net.astype(np.float64)                                    # a new dtype forgets the old check
+    with pytest.raises(TypeError, match="expected a float64 input"):
+        net.forward(good)
+    assert net.forward(good.astype(np.float64)).dtype == np.float64

@@ -19,6 +19,7 @@ of the layer (until `astype`, which allocates new arrays).
 import numpy as np
 
 from ..backend import get_backend
+from ..backend.numpy_im2col import conv_output_size
 
 
 class Layer:
@@ -31,6 +32,7 @@ class Layer:
         self.grads = {}
         self._cache = None
         self._out_shape = None
+        self._checked = None        # (input shape, dtype, output shape) of the last validation
 
     # --- what each layer provides -------------------------------------------------
     def output_shape(self, in_shape):
@@ -46,10 +48,13 @@ class Layer:
     # --- what the base class does for all of them ---------------------------------
     def forward(self, x):
         """y = α(x); keeps what `backward` needs."""
-        self._check_array(x, "input")
-        expected = self.output_shape(x.shape)            # raises ValueError on bad input
+        # Validate once per input shape and dtype, not on every minibatch.
+        key = (getattr(x, "shape", None), getattr(x, "dtype", None))
+        if self._checked is None or self._checked[:2] != key:
+            self._check_array(x, "input")
+            self._checked = key + (self.output_shape(x.shape),)   # raises ValueError on bad input
         y, self._cache = self._forward(x)
-        assert y.shape == expected, (self, y.shape, expected)
+        assert y.shape == self._checked[2], (self, y.shape, self._checked[2])
         self._out_shape = y.shape
         return y
 
@@ -90,6 +95,7 @@ class Layer:
     def astype(self, dtype):
         """Convert parameters and gradients to `dtype` (new arrays) and return self."""
         self.dtype = np.dtype(dtype)
+        self._checked = None
         xp = self.backend.xp
         for name in self.params:
             self.params[name] = self.params[name].astype(self.dtype)
@@ -131,8 +137,8 @@ class Layer:
                 f"reads row(s) {_short(rows)} and column(s) {_short(cols)} of the input of shape "
                 f"{tuple(in_shape)}; expected every pixel to be read. Change the architecture, "
                 f"or pass allow_uncovered=True to ignore them as most frameworks do.")
-        return ((H + 2 * padding - kernel) // stride + 1,
-                (W + 2 * padding - kernel) // stride + 1)
+        return (conv_output_size(H, kernel, stride, padding),
+                conv_output_size(W, kernel, stride, padding))
 
 
 def unread_pixels(size, kernel, stride, padding):
@@ -144,7 +150,7 @@ def unread_pixels(size, kernel, stride, padding):
     divide size + 2p − k leaves the last rows (unless they are padding), and a stride
     larger than the kernel skips rows between windows.
     """
-    n = (size + 2 * padding - kernel) // stride + 1
+    n = conv_output_size(size, kernel, stride, padding)
     q = np.arange(size) + padding
     last = np.minimum(q // stride, n - 1)
     return np.flatnonzero(q - last * stride >= kernel)

@@ -40,7 +40,7 @@ class Sequential(Layer):
         self.backend = layers[0].backend
         self.dtype = next((l.dtype for l in leaves if l.params), layers[0].dtype)
         self.layers = list(layers)
-        self._cache = self._out_shape = None
+        self._cache = self._out_shape = self._checked = None
 
     @property
     def params(self):
@@ -76,6 +76,7 @@ class Sequential(Layer):
 
     def astype(self, dtype):
         self.dtype = np.dtype(dtype)
+        self._checked = None
         for layer in self.layers:
             layer.astype(dtype)
         return self
