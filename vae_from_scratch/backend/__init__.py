@@ -89,6 +89,17 @@ class Backend:
         return self
 
 
+def array_module(a):
+    """The array module an array belongs to: `cupy` for a CuPy array, else `numpy`.
+
+    Functions that take arrays rather than a backend (the distributions, the
+    objectives) use it so that the same code runs on the host and on a GPU."""
+    if type(a).__module__.split(".")[0] == "cupy":
+        import cupy
+        return cupy
+    return np
+
+
 def _load_numpy():
     from . import numpy_conv, numpy_dense, numpy_pool
 
@@ -151,5 +162,5 @@ def get_backend(name=None):
     return _CACHE[key]
 
 
-__all__ = ["Backend", "BackendUnavailable", "KERNELS", "ENV_VAR", "available_backends",
+__all__ = ["Backend", "BackendUnavailable", "KERNELS", "ENV_VAR", "array_module", "available_backends",
            "default_backend_name", "get_backend"]
