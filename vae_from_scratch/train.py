@@ -1,0 +1,268 @@
+"""Training: the AEVB loop (thesis Algorithm 2), checkpoints, and evaluation.
+
+    for each epoch:
+        shuffle the training set with the run's Generator
+        for each minibatch M:                              thesis eq. 2.21
+            (dynamically binarize M)
+            estimate the ELBO of M and its gradient        eq. 2.16–2.17, objectives.elbo
+            update the parameters                          optim.py
+        validation ELBO; checkpoint; callbacks
+
+A run is reproducible from its seed: every random draw (shuffling, binarization, ε)
+comes from the one `numpy.random.Generator` passed in.  A checkpoint holds everything
+the next epoch depends on (parameters, optimizer state, the Generator's state and the
+history), so a run resumed from it continues bit for bit as if never interrupted.
+
+Checkpoints are single `.npz` files of plain arrays (loaded with allow_pickle=False),
+written to a temporary file and renamed, so a crash mid-write never leaves a broken
+checkpoint behind.
+"""
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .data.transforms import binarize_dynamic
+from .objectives import elbo, log_likelihood
+
+FORMAT = "vae_from_scratch.checkpoint/1"
+HISTORY_KEYS = ("epoch", "step", "beta", "lr", "train_elbo", "train_reconstruction", "train_kl",
+                "val_elbo", "val_reconstruction", "val_kl", "seconds")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be loaded: corrupt, truncated, or another architecture."""
+
+
+class DivergenceError(FloatingPointError):
+    """The loss or a gradient became NaN or infinite."""
+
+
+# --- checkpoints ------------------------------------------------------------------------
+
+def _atomic_savez(path, arrays):
+    """np.savez to a temporary file in the same folder, fsync, then rename over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)            # atomic on POSIX and Windows
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _architecture(model):
+    """Parameter names and shapes, and the model's hyperparameters: what must match."""
+    return {"params": {k: list(v.shape) for k, v in model.params.items()},
+            "config": {k: v for k, v in model.config().items() if k not in ("encoder", "decoder")}}
+
+
+def save_checkpoint(path, model, optimizer, rng, history, epoch):
+    """Write model parameters, optimizer state, RNG state and history to one .npz file.
+
+    Keys: "param.<name>", "optim.<key>", "history.<key>", and "meta.*" (format, epoch,
+    the architecture as JSON, the Generator's state as JSON: no pickled objects).
+    """
+    to_host = model.backend.to_numpy
+    arrays = {f"param.{k}": to_host(v) for k, v in model.params.items()}
+    arrays.update({f"optim.{k}": np.asarray(v) for k, v in optimizer.state_dict().items()})
+    arrays.update({f"history.{k}": np.asarray(history[k], dtype=np.float64) for k in HISTORY_KEYS})
+    arrays["meta.format"] = np.array(FORMAT)
+    arrays["meta.epoch"] = np.array(int(epoch))
+    arrays["meta.architecture"] = np.array(json.dumps(_architecture(model)))
+    arrays["meta.rng"] = np.array(json.dumps(rng.bit_generator.state))
+    _atomic_savez(path, arrays)
+
+
+def _read_npz(path):
+    """Every array of an .npz file, or a CheckpointError saying why it cannot be read."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except Exception as error:          # BadZipFile, EOFError, CRC errors, pickled content
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupt and cannot be read "
+                              f"({type(error).__name__}: {error})") from error
+
+
+def load_checkpoint(path, model, optimizer=None, rng=None):
+    """Restore a checkpoint into `model` (in place) and, if given, `optimizer` and `rng`.
+
+    Returns {"epoch": int, "history": dict of lists}.  Raises CheckpointError naming
+    the problem: not a checkpoint of this project, truncated or corrupt, or saved from
+    another architecture (listing the parameters that differ).
+    """
+    data = _read_npz(path)
+    if str(data.get("meta.format", "")) != FORMAT:
+        raise CheckpointError(f"{path} is not a vae_from_scratch checkpoint (expected "
+                              f"meta.format = {FORMAT!r}, got {data.get('meta.format')!r})")
+    saved = json.loads(str(data["meta.architecture"]))
+    mine = _architecture(model)
+    problems = _differences(saved, mine)
+    if problems:
+        raise CheckpointError(f"checkpoint {path} was saved from another architecture:\n  "
+                              + "\n  ".join(problems))
+    for name, p in model.params.items():
+        p[...] = model.backend.asarray(data[f"param.{name}"], dtype=p.dtype)
+    if optimizer is not None:
+        state = {k[len("optim."):]: v for k, v in data.items() if k.startswith("optim.")}
+        try:
+            optimizer.load_state_dict(state)
+        except ValueError as error:
+            raise CheckpointError(f"checkpoint {path}: the optimizer state does not fit: "
+                                  f"{error}") from error
+    if rng is not None:
+        rng.bit_generator.state = json.loads(str(data["meta.rng"]))
+    history = {k: data[f"history.{k}"].tolist() for k in HISTORY_KEYS}
+    return {"epoch": int(data["meta.epoch"]), "history": history}
+
+
+def _differences(saved, mine, most=8):
+    out = []
+    for key in sorted(set(saved["config"]) | set(mine["config"])):
+        a, b = saved["config"].get(key), mine["config"].get(key)
+        if a != b:
+            out.append(f"{key}: checkpoint {a!r}, model {b!r}")
+    sp, mp = saved["params"], mine["params"]
+    for name in sorted(set(sp) - set(mp)):
+        out.append(f"{name}: in the checkpoint, not in the model")
+    for name in sorted(set(mp) - set(sp)):
+        out.append(f"{name}: in the model, not in the checkpoint")
+    for name in sorted(set(sp) & set(mp)):
+        if sp[name] != mp[name]:
+            out.append(f"{name}: checkpoint shape {tuple(sp[name])}, model shape {tuple(mp[name])}")
+    return out[:most] + ([f"… and {len(out) - most} more"] if len(out) > most else [])
+
+
+# --- evaluation ---------------------------------------------------------------------------
+
+def evaluate_elbo(model, x, rng, batch_size=500, kl="analytic"):
+    """Mean ELBO, reconstruction and KL over a dataset, one sampled z per example.
+
+    x: (N, *x_shape), already binarized if the model expects binary data."""
+    sums, n = np.zeros(3), 0
+    for start in range(0, len(x), batch_size):
+        xb = model.backend.asarray(x[start:start + batch_size])
+        r = elbo(model, xb, rng=rng, kl=kl, grads=False)
+        sums += len(xb) * np.array([r.elbo, r.reconstruction, r.kl])
+        n += len(xb)
+    return dict(zip(("elbo", "reconstruction", "kl"), sums / n))
+
+
+def evaluate_log_likelihood(model, x, rng, K=50, batch_size=100):
+    """Mean importance-sampled log p(x) estimate with K samples (the IWAE_K bound)."""
+    total = 0.0
+    for start in range(0, len(x), batch_size):
+        xb = model.backend.asarray(x[start:start + batch_size])
+        total += float(log_likelihood(model, xb, K, rng=rng, chunk=K).sum())
+    return total / len(x)
+
+
+# --- the loop ----------------------------------------------------------------------------
+
+def fit(model, optimizer, x_train, x_val=None, *, epochs, rng, batch_size=100,
+        binarize="dynamic", beta=1.0, kl="analytic", checkpoint=None, resume=False,
+        callbacks=(), quiet=False, val_seed=0):
+    """Train `model` by minibatch AEVB (thesis Algorithm 2) and return the history.
+
+    x_train: (N, *x_shape) host array, values in [0, 1].  x_val: validation set,
+        already in its final form (statically binarized when the model is Bernoulli).
+    rng: numpy.random.Generator for shuffling, binarization and ε; it is advanced in
+        place (and restored from the checkpoint when resuming).
+    binarize: "dynamic" draws a fresh binary image x ~ Bernoulli(x_train) for every
+        minibatch (less overfitting than one fixed draw); None uses x_train as it is.
+    beta: a number, or a function step -> β (objectives.linear_beta_schedule for KL
+        annealing).
+    checkpoint: path of an .npz written atomically after every epoch; resume=True
+        continues from it when it exists.
+    callbacks: functions f(epoch, record, model) called after each epoch with that
+        epoch's history record (a dict); one that returns True stops the run.
+    quiet: no progress bar and no per-epoch line.
+
+    Returns the history: a dict of lists (HISTORY_KEYS), one entry per epoch.
+    Raises DivergenceError naming the epoch and batch when the loss or a gradient is
+    NaN or infinite; the last good checkpoint is left as it was.
+    """
+    if binarize not in ("dynamic", None):
+        raise ValueError(f"fit: binarize must be \"dynamic\" or None, got {binarize!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"fit: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    beta_at = beta if callable(beta) else (lambda step: float(beta))
+    history = {k: [] for k in HISTORY_KEYS}
+    start_epoch = 1
+    if resume and checkpoint is not None and Path(checkpoint).exists():
+        state = load_checkpoint(checkpoint, model, optimizer, rng)
+        history, start_epoch = state["history"], state["epoch"] + 1
+        if not quiet:
+            tqdm.write(f"resumed from {checkpoint} after epoch {state['epoch']}")
+    n = len(x_train)
+    n_batches = -(-n // batch_size)
+    xp = model.backend.xp
+
+    for epoch in range(start_epoch, epochs + 1):
+        t0 = time.perf_counter()
+        order = rng.permutation(n)
+        sums = np.zeros(3)
+        bar = tqdm(range(n_batches), desc=f"epoch {epoch}/{epochs}", leave=False,
+                   disable=quiet, unit="batch")
+        for b in bar:
+            idx = order[b * batch_size:(b + 1) * batch_size]
+            xb = x_train[idx]
+            if binarize == "dynamic":
+                xb = binarize_dynamic(xb, rng)
+            xb = xp.asarray(xb, dtype=model.dtype)
+            beta_now = beta_at(optimizer.step_count)
+            r = elbo(model, xb, rng=rng, beta=beta_now, kl=kl)
+            if not np.isfinite(r.loss):
+                raise DivergenceError(_diverged(f"the loss is {r.loss}", epoch, b, checkpoint))
+            try:
+                optimizer.step()
+            except FloatingPointError as error:
+                raise DivergenceError(_diverged(str(error), epoch, b, checkpoint)) from error
+            sums += len(idx) * np.array([r.elbo, r.reconstruction, r.kl])
+            if b % 10 == 0:
+                bar.set_postfix(elbo=f"{r.elbo:.2f}")
+        bar.close()
+        train = sums / n
+        val = (evaluate_elbo(model, x_val, np.random.default_rng(val_seed), kl=kl)
+               if x_val is not None else dict(elbo=np.nan, reconstruction=np.nan, kl=np.nan))
+        record = dict(epoch=epoch, step=optimizer.step_count, beta=beta_now,
+                      lr=optimizer.current_lr(), train_elbo=train[0],
+                      train_reconstruction=train[1], train_kl=train[2], val_elbo=val["elbo"],
+                      val_reconstruction=val["reconstruction"], val_kl=val["kl"],
+                      seconds=time.perf_counter() - t0)
+        for k in HISTORY_KEYS:
+            history[k].append(float(record[k]))
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, model, optimizer, rng, history, epoch)
+        if not quiet:
+            tqdm.write(f"epoch {epoch:>3}  train ELBO {train[0]:9.3f}  val ELBO {val['elbo']:9.3f}"
+                       f"  (rec {val['reconstruction']:8.3f}, KL {val['kl']:6.3f})  β {beta_now:.2f}"
+                       f"  {record['seconds']:.1f} s")
+        if any(callback(epoch, record, model) for callback in callbacks):
+            break
+    return history
+
+
+def _diverged(what, epoch, batch, checkpoint):
+    kept = (f"the last good checkpoint {checkpoint} is kept" if checkpoint is not None
+            else "no checkpoint was being written")
+    return (f"training diverged at epoch {epoch}, batch {batch}: {what}; {kept}. "
+            f"Lower the learning rate or clip the gradient norm (clip_norm).")
+
+
+__all__ = ["fit", "save_checkpoint", "load_checkpoint", "evaluate_elbo",
+           "evaluate_log_likelihood", "CheckpointError", "DivergenceError", "HISTORY_KEYS"]
