@@ -15,13 +15,60 @@ def main(argv=None):
     demo.add_argument("--out", default="runs/demo", help="folder for the figure (default runs/demo)")
     demo.add_argument("--backend", default=None, help="numpy (default: $VAE_BACKEND or numpy)")
 
+    train = sub.add_parser("train", help="train a VAE on handwritten digits and report the "
+                                         "test ELBO and the IWAE estimate of log p(x)")
+    train.add_argument("--data", choices=("digits", "mnist"), default="digits",
+                       help="digits: scikit-learn's 8×8 digits (needs the data extra); mnist: "
+                            "the IDX files in --data-dir (default digits)")
+    train.add_argument("--model", choices=("mlp", "conv"), default="mlp")
+    train.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli")
+    train.add_argument("--decoder-var", default="0.1",
+                       help="gaussian likelihood: a fixed variance σ², or 'learned' (default 0.1)")
+    train.add_argument("--latent-dim", type=int, default=None)
+    train.add_argument("--hidden", type=int, nargs="+", default=None,
+                       help="hidden layer sizes of the MLP")
+    train.add_argument("--epochs", type=int, default=None)
+    train.add_argument("--batch-size", type=int, default=None)
+    train.add_argument("--lr", type=float, default=None, help="Adam learning rate")
+    train.add_argument("--anneal-steps", type=int, default=0,
+                       help="KL annealing: β rises from 0 to 1 over this many steps (default 0)")
+    train.add_argument("--iwae-k", type=int, default=50, help="samples for the IWAE log p(x)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", default="runs/vae", help="output folder (default runs/vae)")
+    train.add_argument("--data-dir", default=None,
+                       help="folder with the MNIST IDX files (default $VAE_DATA_DIR)")
+    train.add_argument("--download", action="store_true",
+                       help="download MNIST into --data-dir first (needs the network)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from OUT/checkpoint.npz if it exists")
+    train.add_argument("--backend", default="auto", help="numpy or auto (default auto)")
+    train.add_argument("--quiet", action="store_true", help="no progress output")
+
     args = parser.parse_args(argv)
     if args.command == "demo":
         from .demo import run
         run(steps=args.steps, seed=args.seed, out_dir=args.out, backend=args.backend)
         return 0
+    if args.command == "train":
+        from .experiment import train_vae
+        train_vae(args.data, args.model, args.likelihood, latent_dim=args.latent_dim,
+                  hidden=args.hidden, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                  anneal_steps=args.anneal_steps, seed=args.seed, iwae_k=args.iwae_k,
+                  out_dir=args.out, data_dir=args.data_dir, download=args.download,
+                  resume=args.resume, backend=args.backend, quiet=args.quiet,
+                  decoder_var=_variance(args.decoder_var))
+        return 0
     parser.print_help()
     return 0
+
+
+def _variance(text):
+    if text == "learned":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise SystemExit(f"--decoder-var: expected a number or 'learned', got {text!r}") from None
 
 
 if __name__ == "__main__":

@@ -1,0 +1,103 @@
+"""Figures: image grids (reconstructions, samples) and ELBO curves.
+
+Matplotlib draws to files only (the "Agg" backend), so everything works on a machine
+without a screen.  Every function takes host (NumPy) arrays and a path, and returns
+the path it wrote.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def image_grid(images, ncols):
+    """Tile images (N, C, H, W) or (N, H, W) into one 2-D array with 1-pixel gaps (C = 1)."""
+    images = np.asarray(images)
+    if images.ndim == 4:
+        if images.shape[1] != 1:
+            raise ValueError(f"image_grid: expected one channel, got shape {images.shape}")
+        images = images[:, 0]
+    n, h, w = images.shape
+    nrows = -(-n // ncols)
+    grid = np.full((nrows * (h + 1) - 1, ncols * (w + 1) - 1), np.nan)
+    for i, im in enumerate(images):
+        r, c = divmod(i, ncols)
+        grid[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = im
+    return grid
+
+
+def save_image_rows(rows, labels, path, title=None, ncols=None):
+    """One row of images per entry of `rows` (each (n, 1, H, W)), labelled on the left."""
+    plt = _pyplot()
+    ncols = ncols or len(rows[0])
+    fig, axes = plt.subplots(len(rows), 1, figsize=(ncols * 0.6 + 1.2, len(rows) * 0.75 + 0.4),
+                             squeeze=False)
+    cmap = plt.get_cmap("gray").copy()
+    cmap.set_bad("white")
+    for ax, row, label in zip(axes[:, 0], rows, labels):
+        ax.imshow(image_grid(row, ncols), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def save_image_grid(images, path, ncols=10, title=None):
+    """A grid of images (N, 1, H, W), for example samples from the model."""
+    plt = _pyplot()
+    grid = image_grid(images, ncols)
+    fig, ax = plt.subplots(figsize=(ncols * 0.6, grid.shape[0] / grid.shape[1] * ncols * 0.6 + 0.4))
+    cmap = plt.get_cmap("gray").copy()
+    cmap.set_bad("white")
+    ax.imshow(grid, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_elbo_curves(history, path, title=None):
+    """Train and validation ELBO per epoch (left), and the validation KL (right)."""
+    plt = _pyplot()
+    epochs = history["epoch"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
+    ax1.plot(epochs, history["train_elbo"], label="train ELBO")
+    ax1.plot(epochs, history["val_elbo"], label="validation ELBO")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("nats per example")
+    ax1.legend()
+    ax1.grid(alpha=0.3)
+    ax2.plot(epochs, history["val_kl"], color="C2", label="KL(q(z|x) ‖ p(z))")
+    ax2.plot(epochs, np.negative(history["val_reconstruction"]), color="C3",
+             label="−E log p(x|z)")
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("nats per example")
+    ax2.legend()
+    ax2.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig, path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    return path
+
+
+__all__ = ["image_grid", "save_image_rows", "save_image_grid", "plot_elbo_curves"]
