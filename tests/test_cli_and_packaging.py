@@ -1,12 +1,14 @@
 """The README's commands, the demo they run, and the project's dependency rules."""
 
 import ast
+import json
 import pathlib
 import re
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from vae_from_scratch import demo
 
@@ -71,3 +73,63 @@ def test_package_imports_no_deep_learning_framework():
 def test_no_pickle_loading_anywhere():
     for path in (ROOT / "vae_from_scratch").rglob("*.py"):
         assert "allow_pickle=True" not in path.read_text(), path
+
+
+def test_command_line_train_writes_results_and_figures(tmp_path):
+    pytest.importorskip("sklearn", reason="the digits come with scikit-learn (the data extra)")
+    run = subprocess.run([sys.executable, "-m", "vae_from_scratch", "train", "--epochs", "2",
+                          "--iwae-k", "5", "--out", str(tmp_path), "--backend", "numpy"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    assert "backend: numpy" in run.stdout and "IWAE (K = 5)" in run.stdout
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["epochs"] == 2 and results["test_log_px_iwae"] < 0
+    # log p(x) ≥ IWAE_5 ≥ ELBO on average; with 359 test images the ordering shows
+    assert results["test_log_px_iwae"] > results["test_elbo"]
+    for name in ("reconstructions.png", "samples.png", "elbo.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "checkpoint.npz").exists()
+
+
+def test_readme_python_example_runs(tmp_path, monkeypatch):
+    """The README's training example, shortened to 2 epochs, runs as printed."""
+    pytest.importorskip("sklearn", reason="the digits come with scikit-learn (the data extra)")
+    text = (ROOT / "README.md").read_text()
+    example = re.search(r"The same in Python:\n\n```python\n(.*?)^```$", text,
+                        flags=re.S | re.M).group(1)
+    assert "epochs=50" in example
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example.replace("epochs=50", "epochs=2"), "README.md", "exec"), {})
+    assert (tmp_path / "runs" / "mine.npz").exists()
+
+
+def _write_idx(path, array):
+    """An IDX file (uint8), written here from the format's definition: 00 00 08 ndim, sizes."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(n).to_bytes(4, "big") for n in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def test_command_line_train_on_mnist_files_and_missing_files(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for prefix, n in (("train", 60), ("t10k", 20)):
+        _write_idx(folder / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        _write_idx(folder / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n))
+    run = subprocess.run([sys.executable, "-m", "vae_from_scratch", "train", "--data", "mnist",
+                          "--data-dir", str(folder), "--epochs", "1", "--hidden", "16",
+                          "--latent-dim", "2", "--iwae-k", "3", "--quiet",
+                          "--out", str(tmp_path / "out")], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["data"] == "mnist" and np.isfinite(results["test_elbo"])
+
+    (folder / "t10k-labels-idx1-ubyte").unlink()
+    run = subprocess.run([sys.executable, "-m", "vae_from_scratch", "train", "--data", "mnist",
+                          "--data-dir", str(folder), "--epochs", "1", "--quiet",
+                          "--out", str(tmp_path / "out2")], capture_output=True, text=True,
+                         cwd=ROOT)
+    assert run.returncode == 1
+    assert "error: " in run.stderr and "t10k-labels-idx1-ubyte" in run.stderr
+    assert "Traceback" not in run.stderr

@@ -51,12 +51,19 @@ def main(argv=None):
         return 0
     if args.command == "train":
         from .experiment import train_vae
-        train_vae(args.data, args.model, args.likelihood, latent_dim=args.latent_dim,
-                  hidden=args.hidden, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                  anneal_steps=args.anneal_steps, seed=args.seed, iwae_k=args.iwae_k,
-                  out_dir=args.out, data_dir=args.data_dir, download=args.download,
-                  resume=args.resume, backend=args.backend, quiet=args.quiet,
-                  decoder_var=_variance(args.decoder_var))
+        from .train import DivergenceError
+        try:
+            train_vae(args.data, args.model, args.likelihood, latent_dim=args.latent_dim,
+                      hidden=args.hidden, epochs=args.epochs, batch_size=args.batch_size,
+                      lr=args.lr, anneal_steps=args.anneal_steps, seed=args.seed,
+                      iwae_k=args.iwae_k, out_dir=args.out, data_dir=args.data_dir,
+                      download=args.download, resume=args.resume, backend=args.backend,
+                      quiet=args.quiet, decoder_var=_variance(args.decoder_var))
+        except (ValueError, OSError, ImportError, DivergenceError) as error:
+            # errors a user can act on (missing files, no network, a bad checkpoint, a
+            # missing extra, divergence): the message, not a traceback
+            print(f"error: {error}", file=sys.stderr)
+            return 1
         return 0
     parser.print_help()
     return 0
