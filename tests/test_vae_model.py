@@ -1,11 +1,11 @@
 """The VAE model: shapes, the parameter view, the output-bias start, sampling at
-evaluation, bad input, and a whole-model gradient check for both instances and both
-likelihoods (float64, fixed ε)."""
+evaluation, and bad input.  The whole-model gradient checks (both instances, both
+likelihoods, fixed ε, float64) are in test_objectives.py, next to the objectives whose
+gradients they check: `VAE.loss_and_grads` is `objectives.elbo`."""
 
 import numpy as np
 import pytest
 
-from vae_from_scratch.gradcheck import compare_gradients
 from vae_from_scratch.models import VAE, conv_vae, mlp_vae
 from vae_from_scratch.nn import Dense, Sequential
 
@@ -14,40 +14,12 @@ INSTANCES = {
     "conv": lambda rng, **kw: conv_vae((1, 8, 8), latent_dim=3, channels=(3, 4), hidden=6,
                                        rng=rng, **kw),
 }
-LIKELIHOODS = [("bernoulli", {}), ("gaussian", {"decoder_var": 0.5}),
-               ("gaussian", {"decoder_var": "learned"})]
-
-
-def _generic(model, rng, scale=0.3):
-    """float64, every parameter (biases included) moved off its initial value."""
-    model.astype(np.float64)
-    for p in model.params.values():
-        p[...] = rng.normal(0.0, scale, size=p.shape)
-    return model
 
 
 def _data(instance, likelihood, rng, n=3):
     shape = (n, 1, 4, 4) if instance == "mlp" else (n, 1, 8, 8)
     x = rng.random(shape)
     return (x > 0.5).astype(np.float64) if likelihood == "bernoulli" else x
-
-
-@pytest.mark.parametrize("instance", INSTANCES)
-@pytest.mark.parametrize("likelihood,kw", LIKELIHOODS, ids=["bernoulli", "gauss-fixed", "gauss-learned"])
-@pytest.mark.parametrize("kl", ["analytic", "mc"])
-def test_whole_model_gradient(instance, likelihood, kw, kl, rng):
-    model = _generic(INSTANCES[instance](rng, likelihood=likelihood, **kw), rng)
-    x = _data(instance, likelihood, rng)
-    eps = rng.standard_normal((len(x), model.latent_dim))
-    model.loss_and_grads(x, eps=eps, kl=kl, beta=1.5)
-    analytic = {k: v.copy() for k, v in model.grads.items()}
-    assert set(analytic) == set(model.params)
-
-    def loss():
-        return model.loss_and_grads(x, eps=eps, kl=kl, beta=1.5).loss
-
-    result = compare_gradients(loss, model.params, analytic, n_coords=12, rng=rng)
-    assert result.passed(1e-6), str(result)
 
 
 @pytest.mark.parametrize("instance", INSTANCES)

@@ -49,9 +49,11 @@ def log_mean_exp(a, axis=0):
     """
     xp = array_module(a)
     m = xp.max(a, axis=axis, keepdims=True)
+    empty = m == -xp.inf                     # every term is 0: the answer is −inf, not log(0)
     m = xp.where(xp.isfinite(m), m, 0.0)
-    out = m + xp.log(xp.mean(xp.exp(a - m), axis=axis, keepdims=True))
-    return xp.squeeze(out, axis=axis)
+    mean = xp.mean(xp.exp(a - m), axis=axis, keepdims=True)
+    out = xp.where(empty, -xp.inf, m + xp.log(xp.where(empty, 1.0, mean)))
+    return xp.squeeze(out, axis=axis).astype(a.dtype, copy=False)
 
 
 def softmax(a, axis=0):
@@ -125,6 +127,9 @@ def elbo(model, x, *, rng=None, eps=None, beta=1.0, kl="analytic",
     _check_choice(estimator, ESTIMATORS, "gradient estimator")
     N = x.shape[0]
     mu, logvar = model.encoder_forward(x)
+    if eps is not None and tuple(eps.shape) != tuple(mu.shape):
+        raise ValueError(f"elbo: expected eps of shape (N, D) = {tuple(mu.shape)}, one draw per "
+                         f"example, got {tuple(eps.shape)} (K draws per example: use iwae)")
     q = DiagonalGaussian(mu, logvar)
     prior = StandardNormal(mu.shape, mu.dtype, q.xp)
     z = q.sample(rng, eps)                                   # (N, D), eq. 2.27
