@@ -175,7 +175,7 @@ def evaluate_log_likelihood(model, x, rng, K=50, batch_size=100):
 
 def fit(model, optimizer, x_train, x_val=None, *, epochs, rng, batch_size=100,
         binarize="dynamic", beta=1.0, kl="analytic", checkpoint=None, resume=False,
-        callbacks=(), quiet=False, val_seed=0):
+        callbacks=(), quiet=False, log_every=None, val_seed=0):
     """Train `model` by minibatch AEVB (thesis Algorithm 2) and return the history.
 
     x_train: (N, *x_shape) host array, values in [0, 1].  x_val: validation set,
@@ -191,6 +191,8 @@ def fit(model, optimizer, x_train, x_val=None, *, epochs, rng, batch_size=100,
     callbacks: functions f(epoch, record, model) called after each epoch with that
         epoch's history record (a dict); one that returns True stops the run.
     quiet: no progress bar and no per-epoch line.
+    log_every: print the epoch line every this many epochs (default: about 20 lines
+        per run, and always the first and the last epoch).
 
     Returns the history: a dict of lists (HISTORY_KEYS), one entry per epoch.
     Raises DivergenceError naming the epoch and batch when the loss or a gradient is
@@ -211,6 +213,7 @@ def fit(model, optimizer, x_train, x_val=None, *, epochs, rng, batch_size=100,
     n = len(x_train)
     n_batches = -(-n // batch_size)
     xp = model.backend.xp
+    log_every = log_every or max(1, epochs // 20)
 
     for epoch in range(start_epoch, epochs + 1):
         t0 = time.perf_counter()
@@ -248,7 +251,7 @@ def fit(model, optimizer, x_train, x_val=None, *, epochs, rng, batch_size=100,
             history[k].append(float(record[k]))
         if checkpoint is not None:
             save_checkpoint(checkpoint, model, optimizer, rng, history, epoch)
-        if not quiet:
+        if not quiet and (epoch % log_every == 0 or epoch in (start_epoch, epochs)):
             tqdm.write(f"epoch {epoch:>3}  train ELBO {train[0]:9.3f}  val ELBO {val['elbo']:9.3f}"
                        f"  (rec {val['reconstruction']:8.3f}, KL {val['kl']:6.3f})  β {beta_now:.2f}"
                        f"  {record['seconds']:.1f} s")
