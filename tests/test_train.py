@@ -8,7 +8,7 @@ import pytest
 
 from vae_from_scratch.models import mlp_vae
 from vae_from_scratch.optim import Adam
-from vae_from_scratch.train import (HISTORY_KEYS, CheckpointError, DivergenceError,
+from vae_from_scratch.train import (RUN_KEYS, CheckpointError, DivergenceError,
                                     evaluate_elbo, evaluate_log_likelihood, fit,
                                     load_checkpoint, save_checkpoint)
 
@@ -93,7 +93,9 @@ def test_history_is_plain_data_and_callbacks_can_stop(tmp_path):
 
     history = fit(model, opt, _toy_data(), epochs=10, batch_size=16, rng=np.random.default_rng(0),
                   callbacks=[stop_after_two], quiet=True)
-    assert list(history) == list(HISTORY_KEYS)
+    metrics = ("elbo", "reconstruction", "kl")
+    assert list(history) == list(RUN_KEYS) + [f"{split}_{m}" for split in ("train", "val")
+                                              for m in metrics]
     assert history["epoch"] == [1.0, 2.0]
     assert all(type(v) is float for k in history for v in history[k])   # plain lists of floats
     assert np.isnan(history["val_elbo"]).all()                 # no validation set: nan

@@ -81,6 +81,10 @@ class ELBOEstimate:
     beta: float
     per_example: np.ndarray
 
+    def metrics(self):
+        """The named means, as the training loop records them."""
+        return {"elbo": self.elbo, "reconstruction": self.reconstruction, "kl": self.kl}
+
 
 @dataclass
 class IWAEEstimate:

@@ -1,5 +1,12 @@
 """Training: the AEVB loop (thesis Algorithm 2), checkpoints, and evaluation.
 
+The loop works for any model that offers
+    loss_and_grads(x, rng=…, beta=…) -> estimate    one minibatch: fills the gradients
+    evaluate(x, rng) -> estimate                     the same without gradients
+    params, grads, config(), backend, dtype
+where an estimate has `.loss` and `.metrics()` (a dict of named means, in nats per
+example: elbo, reconstruction, kl for the VAE; elbo1, elbo2, … for the dual VAE).
+
     for each epoch:
         shuffle the training set with the run's Generator
         for each minibatch M:                              thesis eq. 2.21
@@ -28,11 +35,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .data.transforms import binarize_dynamic
-from .objectives import elbo, log_likelihood
+from .objectives import log_likelihood
 
 FORMAT = "vae_from_scratch.checkpoint/1"
-HISTORY_KEYS = ("epoch", "step", "beta", "lr", "train_elbo", "train_reconstruction", "train_kl",
-                "val_elbo", "val_reconstruction", "val_kl", "seconds")
+RUN_KEYS = ("epoch", "step", "beta", "lr", "seconds")     # then train_<metric>, val_<metric>
 
 
 class CheckpointError(ValueError):
@@ -77,7 +83,7 @@ def save_checkpoint(path, model, optimizer, rng, history, epoch):
     to_host = model.backend.to_numpy
     arrays = {f"param.{k}": to_host(v) for k, v in model.params.items()}
     arrays.update({f"optim.{k}": np.asarray(v) for k, v in optimizer.state_dict().items()})
-    arrays.update({f"history.{k}": np.asarray(history[k], dtype=np.float64) for k in HISTORY_KEYS})
+    arrays.update({f"history.{k}": np.asarray(v, dtype=np.float64) for k, v in history.items()})
     arrays["meta.format"] = np.array(FORMAT)
     arrays["meta.epoch"] = np.array(int(epoch))
     arrays["meta.architecture"] = np.array(json.dumps(_architecture(model)))
@@ -126,7 +132,7 @@ def load_checkpoint(path, model, optimizer=None, rng=None):
                                   f"{error}") from error
     if rng is not None:
         rng.bit_generator.state = json.loads(str(data["meta.rng"]))
-    history = {k: data[f"history.{k}"].tolist() for k in HISTORY_KEYS}
+    history = {k[len("history."):]: v.tolist() for k, v in data.items() if k.startswith("history.")}
     return {"epoch": int(data["meta.epoch"]), "history": history}
 
 
@@ -149,17 +155,17 @@ def _differences(saved, mine, most=8):
 
 # --- evaluation ---------------------------------------------------------------------------
 
-def evaluate_elbo(model, x, rng, batch_size=500, kl="analytic"):
-    """Mean ELBO, reconstruction and KL over a dataset, one sampled z per example.
-
-    x: (N, *x_shape), already binarized if the model expects binary data."""
-    sums, n = np.zeros(3), 0
+def evaluate_elbo(model, x, rng, batch_size=500):
+    """The model's metrics (mean ELBO, reconstruction, KL, …) over a dataset, one sampled
+    z per example.  x: (N, *x_shape), already binarized if the model expects binary data.
+    Returns {metric: mean over the N examples}."""
+    sums, n = {}, 0
     for start in range(0, len(x), batch_size):
         xb = model.backend.asarray(x[start:start + batch_size])
-        r = elbo(model, xb, rng=rng, kl=kl, grads=False)
-        sums += len(xb) * np.array([r.elbo, r.reconstruction, r.kl])
+        for k, v in model.evaluate(xb, rng).metrics().items():
+            sums[k] = sums.get(k, 0.0) + len(xb) * v
         n += len(xb)
-    return dict(zip(("elbo", "reconstruction", "kl"), sums / n))
+    return {k: v / n for k, v in sums.items()}
 
 
 def evaluate_log_likelihood(model, x, rng, K=50, batch_size=100):
@@ -174,7 +180,7 @@ def evaluate_log_likelihood(model, x, rng, K=50, batch_size=100):
 # --- the loop ----------------------------------------------------------------------------
 
 def fit(model, optimizer, x_train, x_val=None, *, epochs, rng, batch_size=100,
-        binarize="dynamic", beta=1.0, kl="analytic", checkpoint=None, resume=False,
+        binarize="dynamic", beta=1.0, checkpoint=None, resume=False,
         callbacks=(), quiet=False, log_every=None, val_seed=0):
     """Train `model` by minibatch AEVB (thesis Algorithm 2) and return the history.
 
@@ -194,7 +200,9 @@ def fit(model, optimizer, x_train, x_val=None, *, epochs, rng, batch_size=100,
     log_every: print the epoch line every this many epochs (default: about 20 lines
         per run, and always the first and the last epoch).
 
-    Returns the history: a dict of lists (HISTORY_KEYS), one entry per epoch.
+    Returns the history: a dict of lists, one entry per epoch: RUN_KEYS, then
+    "train_<metric>" and "val_<metric>" for each of the model's metrics (nan for val_
+    without a validation set).
     Raises DivergenceError naming the epoch and batch when the loss or a gradient is
     NaN or infinite; the last good checkpoint is left as it was.
     """
@@ -203,7 +211,7 @@ def fit(model, optimizer, x_train, x_val=None, *, epochs, rng, batch_size=100,
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"fit: rng must be a numpy.random.Generator, got {type(rng).__name__}")
     beta_at = beta if callable(beta) else (lambda step: float(beta))
-    history = {k: [] for k in HISTORY_KEYS}
+    history = {}
     start_epoch = 1
     if resume and checkpoint is not None and Path(checkpoint).exists():
         state = load_checkpoint(checkpoint, model, optimizer, rng)
@@ -218,7 +226,7 @@ def fit(model, optimizer, x_train, x_val=None, *, epochs, rng, batch_size=100,
     for epoch in range(start_epoch, epochs + 1):
         t0 = time.perf_counter()
         order = rng.permutation(n)
-        sums = np.zeros(3)
+        sums = {}
         bar = tqdm(range(n_batches), desc=f"epoch {epoch}/{epochs}", leave=False,
                    disable=quiet, unit="batch")
         for b in bar:
@@ -228,36 +236,40 @@ def fit(model, optimizer, x_train, x_val=None, *, epochs, rng, batch_size=100,
                 xb = binarize_dynamic(xb, rng)
             xb = xp.asarray(xb, dtype=model.dtype)
             beta_now = beta_at(optimizer.step_count)
-            r = elbo(model, xb, rng=rng, beta=beta_now, kl=kl)
+            r = model.loss_and_grads(xb, rng=rng, beta=beta_now)
             if not np.isfinite(r.loss):
                 raise DivergenceError(_diverged(f"the loss is {r.loss}", epoch, b, checkpoint))
             try:
                 optimizer.step()
             except FloatingPointError as error:
                 raise DivergenceError(_diverged(str(error), epoch, b, checkpoint)) from error
-            sums += len(idx) * np.array([r.elbo, r.reconstruction, r.kl])
+            metrics = r.metrics()
+            for k, v in metrics.items():
+                sums[k] = sums.get(k, 0.0) + len(idx) * v
             if b % 10 == 0:
-                bar.set_postfix(elbo=f"{r.elbo:.2f}")
+                bar.set_postfix(loss=f"{r.loss:.2f}")
         bar.close()
-        train = sums / n
-        val = (evaluate_elbo(model, x_val, np.random.default_rng(val_seed), kl=kl)
-               if x_val is not None else dict(elbo=np.nan, reconstruction=np.nan, kl=np.nan))
+        train = {k: v / n for k, v in sums.items()}
+        val = (evaluate_elbo(model, x_val, np.random.default_rng(val_seed))
+               if x_val is not None else dict.fromkeys(train, np.nan))
         record = dict(epoch=epoch, step=optimizer.step_count, beta=beta_now,
-                      lr=optimizer.current_lr(), train_elbo=train[0],
-                      train_reconstruction=train[1], train_kl=train[2], val_elbo=val["elbo"],
-                      val_reconstruction=val["reconstruction"], val_kl=val["kl"],
-                      seconds=time.perf_counter() - t0)
-        for k in HISTORY_KEYS:
-            history[k].append(float(record[k]))
+                      lr=optimizer.current_lr(), seconds=time.perf_counter() - t0,
+                      **{f"train_{k}": v for k, v in train.items()},
+                      **{f"val_{k}": v for k, v in val.items()})
+        for k, v in record.items():
+            history.setdefault(k, []).append(float(v))
         if checkpoint is not None:
             save_checkpoint(checkpoint, model, optimizer, rng, history, epoch)
         if not quiet and (epoch % log_every == 0 or epoch in (start_epoch, epochs)):
-            tqdm.write(f"epoch {epoch:>3}  train ELBO {train[0]:9.3f}  val ELBO {val['elbo']:9.3f}"
-                       f"  (rec {val['reconstruction']:8.3f}, KL {val['kl']:6.3f})  β {beta_now:.2f}"
-                       f"  {record['seconds']:.1f} s")
+            tqdm.write(f"epoch {epoch:>3}  train {_fmt(train)}  |  val {_fmt(val)}  "
+                       f"β {beta_now:.2f}  {record['seconds']:.2f} s")
         if any(callback(epoch, record, model) for callback in callbacks):
             break
     return history
+
+
+def _fmt(metrics):
+    return "  ".join(f"{k} {v:.3f}" for k, v in metrics.items())
 
 
 def _diverged(what, epoch, batch, checkpoint):
@@ -268,4 +280,4 @@ def _diverged(what, epoch, batch, checkpoint):
 
 
 __all__ = ["fit", "save_checkpoint", "load_checkpoint", "evaluate_elbo",
-           "evaluate_log_likelihood", "CheckpointError", "DivergenceError", "HISTORY_KEYS"]
+           "evaluate_log_likelihood", "CheckpointError", "DivergenceError", "RUN_KEYS"]
