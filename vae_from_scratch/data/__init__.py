@@ -6,7 +6,7 @@ Where each comes from
              digits), no download; needs `pip install -e ".[data]"`.
     mnist    mnist.py: the 70 000 28×28 MNIST digits, read from the IDX files in the folder
              data_dir or $VAE_DATA_DIR; downloaded only when you ask (download=True).
-    (the thesis's synthetic X90, X50, X90_20 will live in synthetic.py)
+    (the thesis's synthetic X90, X50, X90_20: synthetic.py, make_synthetic(name, rng=…))
 
 transforms.py turns grey values into binary pixels (static, dynamic, threshold);
 splits.py cuts a data set into train / validation / test.
@@ -30,6 +30,7 @@ from .digits import load_digits
 from .errors import MissingDependency, check_rng
 from .mnist import download_mnist, load_mnist, read_idx
 from .splits import Dataset, Splits, take, train_val_test_split
+from .synthetic import SYNTHETIC_NAMES, Synthetic, make_synthetic, on_rate
 from .transforms import binarize_dynamic, binarize_static, threshold
 
 DATASETS = ("digits", "mnist")
@@ -97,4 +98,5 @@ __all__ = [
     "BINARIZATIONS", "DATASETS", "Dataset", "MissingDependency", "Splits", "binarize_dynamic",
     "binarize_static", "check_rng", "download_mnist", "load_dataset", "load_digits",
     "load_mnist", "read_idx", "take", "threshold", "train_val_test_split",
+    "SYNTHETIC_NAMES", "Synthetic", "make_synthetic", "on_rate",
 ]
