@@ -44,6 +44,26 @@ def main(argv=None):
     train.add_argument("--backend", default="auto", help="numpy or auto (default auto)")
     train.add_argument("--quiet", action="store_true", help="no progress output")
 
+    thesis = sub.add_parser("thesis", help="reproduce the thesis's chapter 3: the dual VAE on "
+                                           "X90, X50 and X90_20, figures 3.1–3.6, separation")
+    thesis.add_argument("--datasets", nargs="+", default=["X90", "X50", "X90_20"],
+                        choices=["X90", "X50", "X90_20"])
+    thesis.add_argument("--epochs", type=int, default=30, help="epochs per data set (default 30)")
+    thesis.add_argument("--seed", type=int, default=0)
+    thesis.add_argument("--quick", action="store_true",
+                        help="256 images and 2 epochs per data set: a check that all runs")
+    thesis.add_argument("--interaction", choices=["both", "fg-only", "bg-only", "none"],
+                        default="both", help="which decoders see the interaction layer's output "
+                                             "(fg-only cuts it from the background decoder)")
+    thesis.add_argument("--weight-on", choices=["elbo", "reconstruction"], default="elbo",
+                        help="the ELBO2 weight 450 multiplies the whole ELBO2 or its "
+                             "reconstruction term only")
+    thesis.add_argument("--oversample", type=int, default=1,
+                        help="repeat the images without active background this many times")
+    thesis.add_argument("--out", default="runs/thesis")
+    thesis.add_argument("--backend", default="auto")
+    thesis.add_argument("--quiet", action="store_true")
+
     args = parser.parse_args(argv)
     if args.command == "demo":
         from .demo import run
@@ -64,6 +84,12 @@ def main(argv=None):
             # missing extra, divergence): the message, not a traceback
             print(f"error: {error}", file=sys.stderr)
             return 1
+        return 0
+    if args.command == "thesis":
+        from .thesis import run_thesis
+        run_thesis(args.datasets, args.out, quick=args.quick, epochs=args.epochs, seed=args.seed,
+                   backend=args.backend, quiet=args.quiet, interaction=args.interaction,
+                   weight_on=args.weight_on, oversample=args.oversample)
         return 0
     parser.print_help()
     return 0

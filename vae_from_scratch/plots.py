@@ -100,4 +100,74 @@ def _save(fig, path):
     return path
 
 
-__all__ = ["image_grid", "save_image_rows", "save_image_grid", "plot_elbo_curves"]
+
+
+def save_reconstruction_plot(columns, titles, path, title=None):
+    """The thesis's reconstruction plot (figures 3.1–3.3): one row per image, one column per
+    array in `columns` (each (n, 1, h, w); e.g. x, vae1(x), g(x), vae2(x)), grey scale 0–1."""
+    plt = _pyplot()
+    n = len(columns[0])
+    fig, axes = plt.subplots(n, len(columns), figsize=(1.6 * len(columns), 1.6 * n + 0.5),
+                             squeeze=False)
+    for j, (images, name) in enumerate(zip(columns, titles)):
+        for i in range(n):
+            ax = axes[i, j]
+            ax.imshow(np.asarray(images[i, 0]), cmap="gray", vmin=0, vmax=1,
+                      interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(name, fontsize=10)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def save_latent_exploration(images, labels, path, ncols, title=None):
+    """Decoder outputs for chosen latent states (figures 3.4–3.6), each annotated below
+    with its state, e.g. "[5, 0, 0, 0, 0]".  images: (n, 1, h, w); None leaves a gap."""
+    plt = _pyplot()
+    nrows = -(-len(images) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.9 * ncols, 2.1 * nrows + 0.4),
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for k, (image, label) in enumerate(zip(images, labels)):
+        if image is None:
+            continue
+        ax = axes.ravel()[k]
+        ax.imshow(np.asarray(image[0]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_xlabel(label, fontsize=8)
+        ax.axis("on")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_series(series, path, xlabel="epoch", ylabel="", title=None, panels=None):
+    """Line plots: series {label: (x, y)}; panels {panel title: [labels]} splits them
+    into side-by-side axes (default: one axis)."""
+    plt = _pyplot()
+    panels = panels or {"": list(series)}
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.4), squeeze=False)
+    for ax, (name, labels) in zip(axes[0], panels.items()):
+        for label in labels:
+            x, y = series[label]
+            ax.plot(x, y, marker="o" if len(x) < 15 else None, ms=3, label=label)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(name, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+__all__ = ["image_grid", "save_image_rows", "save_image_grid", "plot_elbo_curves",
+           "save_reconstruction_plot", "save_latent_exploration", "plot_series"]
