@@ -61,6 +61,7 @@ def _atomic_savez(path, arrays):
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)             # mkstemp makes it private (0600)
         os.replace(tmp, path)            # atomic on POSIX and Windows
     except BaseException:
         if os.path.exists(tmp):
