@@ -27,14 +27,9 @@ import numpy as np
 
 from .backend import array_module
 from .nn.functional import sigmoid, softplus
+from .rng import check_rng
 
 LOG_2PI = math.log(2.0 * math.pi)
-
-
-def _check_rng(rng, who):
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{who}: needs rng=numpy.random.Generator (e.g. np.random.default_rng(0)) "
-                        f"or an explicit eps, got {type(rng).__name__}")
 
 
 def _event_sum(a, event_ndim):
@@ -102,7 +97,7 @@ class DiagonalGaussian:
         Returns z of eps's shape, and keeps eps for `backward`.
         """
         if eps is None:
-            _check_rng(rng, "DiagonalGaussian.sample")
+            check_rng(rng, "DiagonalGaussian.sample", "or an explicit eps")
             shape = ((n_samples,) if n_samples is not None else ()) + tuple(self.mu.shape)
             eps = self.xp.asarray(rng.standard_normal(shape, dtype=self.mu.dtype))
         else:
@@ -212,7 +207,7 @@ class Bernoulli:
 
     def sample(self, rng):
         """x ~ Bernoulli(p): 1 where a uniform draw falls below p; float, shape (N, *event)."""
-        _check_rng(rng, "Bernoulli.sample")
+        check_rng(rng, "Bernoulli.sample")
         u = self.xp.asarray(rng.random(self.logits.shape, dtype=self.logits.dtype))
         return (u < self.mean).astype(self.logits.dtype)
 

@@ -29,15 +29,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .backend import array_module
+from .backend import array_module, to_numpy
 from .distributions import DiagonalGaussian, StandardNormal
 
 KL_FORMS = ("analytic", "mc")
 ESTIMATORS = ("reparameterization", "score_function")
-
-
-def _to_host(a):
-    return a.get() if hasattr(a, "get") else np.asarray(a)
 
 
 def log_mean_exp(a, axis=0):
@@ -146,7 +142,7 @@ def elbo(model, x, *, rng=None, eps=None, beta=1.0, kl="analytic",
     objective = rec - beta * kl_i
     result = ELBOEstimate(loss=-float(objective.mean()), elbo=float((rec - kl_i).mean()),
                           reconstruction=float(rec.mean()), kl=float(kl_i.mean()),
-                          beta=float(beta), per_example=_to_host(rec - kl_i))
+                          beta=float(beta), per_example=to_numpy(rec - kl_i))
     if not grads:
         return result
 
@@ -224,7 +220,7 @@ def iwae(model, x, K, *, rng=None, eps=None, grads=True):
     bound = log_mean_exp(log_w, axis=0)                      # (N,)
     w = softmax(log_w, axis=0)                               # w̃, (K, N)
     result = IWAEEstimate(loss=-float(bound.mean()), bound=float(bound.mean()),
-                          per_example=_to_host(bound), ess=float((1.0 / (w ** 2).sum(0)).mean()),
+                          per_example=to_numpy(bound), ess=float((1.0 / (w ** 2).sum(0)).mean()),
                           K=K)
     if not grads:
         return result
@@ -255,7 +251,7 @@ def log_likelihood(model, x, K=1000, *, rng, chunk=100):
     for start in range(0, K, chunk):
         z = q.sample(rng, n_samples=min(chunk, K - start))
         pieces.append(_log_weights(model, x, q, z)[0])
-    return _to_host(log_mean_exp(q.xp.concatenate(pieces, axis=0), axis=0))
+    return to_numpy(log_mean_exp(q.xp.concatenate(pieces, axis=0), axis=0))
 
 
 def linear_beta_schedule(warmup_steps, beta_max=1.0, beta_min=0.0):

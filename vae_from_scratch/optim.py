@@ -53,13 +53,13 @@ import numbers
 
 import numpy as np
 
-from .backend import array_module as _xp
+from .backend import array_module as _xp, to_numpy
 
 
 # --- NumPy or CuPy ---------------------------------------------------------------------
 def _to_host(a):
     """A NumPy *copy* of `a` (a state dict must not change when the optimizer goes on)."""
-    return a.get() if hasattr(a, "get") else np.array(a, copy=True)
+    return np.array(to_numpy(a))
 
 
 def _check_number(owner, name, value, low=0.0, high=math.inf, *, low_open=True, high_open=False):

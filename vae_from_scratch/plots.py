@@ -17,6 +17,30 @@ def _pyplot():
     return plt
 
 
+def _show(ax, image):
+    """Draw one grey image on [0, 1] (NaN gaps white), without ticks."""
+    cmap = _pyplot().get_cmap("gray").copy()
+    cmap.set_bad("white")
+    ax.imshow(np.asarray(image), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _finish(fig, path, title, fontsize=10):
+    if title:
+        fig.suptitle(title, fontsize=fontsize)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig, path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    _pyplot().close(fig)
+    return path
+
+
 def image_grid(images, ncols):
     """Tile images (N, C, H, W) or (N, H, W) into one 2-D array with 1-pixel gaps (C = 1)."""
     images = np.asarray(images)
@@ -39,17 +63,10 @@ def save_image_rows(rows, labels, path, title=None, ncols=None):
     ncols = ncols or len(rows[0])
     fig, axes = plt.subplots(len(rows), 1, figsize=(ncols * 0.6 + 1.2, len(rows) * 0.75 + 0.4),
                              squeeze=False)
-    cmap = plt.get_cmap("gray").copy()
-    cmap.set_bad("white")
     for ax, row, label in zip(axes[:, 0], rows, labels):
-        ax.imshow(image_grid(row, ncols), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+        _show(ax, image_grid(row, ncols))
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _finish(fig, path, title)
 
 
 def save_image_grid(images, path, ncols=10, title=None):
@@ -57,49 +74,23 @@ def save_image_grid(images, path, ncols=10, title=None):
     plt = _pyplot()
     grid = image_grid(images, ncols)
     fig, ax = plt.subplots(figsize=(ncols * 0.6, grid.shape[0] / grid.shape[1] * ncols * 0.6 + 0.4))
-    cmap = plt.get_cmap("gray").copy()
-    cmap.set_bad("white")
-    ax.imshow(grid, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    _show(ax, grid)
     ax.axis("off")
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _finish(fig, path, None)
 
 
 def plot_elbo_curves(history, path, title=None):
-    """Train and validation ELBO per epoch (left), and the validation KL (right)."""
-    plt = _pyplot()
-    epochs = history["epoch"]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
-    ax1.plot(epochs, history["train_elbo"], label="train ELBO")
-    ax1.plot(epochs, history["val_elbo"], label="validation ELBO")
-    ax1.set_xlabel("epoch")
-    ax1.set_ylabel("nats per example")
-    ax1.legend()
-    ax1.grid(alpha=0.3)
-    ax2.plot(epochs, history["val_kl"], color="C2", label="KL(q(z|x) ‖ p(z))")
-    ax2.plot(epochs, np.negative(history["val_reconstruction"]), color="C3",
-             label="−E log p(x|z)")
-    ax2.set_xlabel("epoch")
-    ax2.set_ylabel("nats per example")
-    ax2.legend()
-    ax2.grid(alpha=0.3)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return _save(fig, path)
-
-
-def _save(fig, path):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    import matplotlib.pyplot as plt
-    plt.close(fig)
-    return path
-
-
+    """Train and validation ELBO per epoch (left), and the validation KL and −E log p(x|z)
+    (right), from the history that train.fit returns."""
+    ep = history["epoch"]
+    series = {"train ELBO": (ep, history["train_elbo"]), "validation ELBO": (ep, history["val_elbo"]),
+              "KL(q(z|x) ‖ p(z))": (ep, history["val_kl"]),
+              "−E log p(x|z)": (ep, np.negative(history["val_reconstruction"]))}
+    return plot_series(series, path, ylabel="nats per example", title=title,
+                       panels={"ELBO": ["train ELBO", "validation ELBO"],
+                               "validation terms": ["KL(q(z|x) ‖ p(z))", "−E log p(x|z)"]})
 
 
 def save_reconstruction_plot(columns, titles, path, title=None):
@@ -111,17 +102,10 @@ def save_reconstruction_plot(columns, titles, path, title=None):
                              squeeze=False)
     for j, (images, name) in enumerate(zip(columns, titles)):
         for i in range(n):
-            ax = axes[i, j]
-            ax.imshow(np.asarray(images[i, 0]), cmap="gray", vmin=0, vmax=1,
-                      interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
+            _show(axes[i, j], images[i, 0])
             if i == 0:
-                ax.set_title(name, fontsize=10)
-    if title:
-        fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    return _save(fig, path)
+                axes[i, j].set_title(name, fontsize=10)
+    return _finish(fig, path, title, fontsize=11)
 
 
 def save_latent_exploration(images, labels, path, ncols, title=None):
@@ -137,15 +121,10 @@ def save_latent_exploration(images, labels, path, ncols, title=None):
         if image is None:
             continue
         ax = axes.ravel()[k]
-        ax.imshow(np.asarray(image[0]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        ax.set_xlabel(label, fontsize=8)
         ax.axis("on")
-        ax.set_xticks([])
-        ax.set_yticks([])
-    if title:
-        fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    return _save(fig, path)
+        _show(ax, image[0])
+        ax.set_xlabel(label, fontsize=8)
+    return _finish(fig, path, title, fontsize=11)
 
 
 def plot_series(series, path, xlabel="epoch", ylabel="", title=None, panels=None):
@@ -163,10 +142,7 @@ def plot_series(series, path, xlabel="epoch", ylabel="", title=None, panels=None
         ax.set_title(name, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _finish(fig, path, title, fontsize=11)
 
 
 __all__ = ["image_grid", "save_image_rows", "save_image_grid", "plot_elbo_curves",

@@ -26,8 +26,6 @@ checkpoint behind.
 """
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,7 +33,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .data.transforms import binarize_dynamic
+from .fileio import atomic_write
 from .objectives import log_likelihood
+from .rng import check_rng
 
 FORMAT = "vae_from_scratch.checkpoint/1"
 RUN_KEYS = ("epoch", "step", "beta", "lr", "seconds")     # then train_<metric>, val_<metric>
@@ -51,28 +51,10 @@ class DivergenceError(FloatingPointError):
 
 # --- checkpoints ------------------------------------------------------------------------
 
-def _atomic_savez(path, arrays):
-    """np.savez to a temporary file in the same folder, fsync, then rename over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)             # mkstemp makes it private (0600)
-        os.replace(tmp, path)            # atomic on POSIX and Windows
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _architecture(model):
     """Parameter names and shapes, and the model's hyperparameters: what must match."""
     return {"params": {k: list(v.shape) for k, v in model.params.items()},
-            "config": {k: v for k, v in model.config().items() if k not in ("encoder", "decoder")}}
+            "config": model.config()}
 
 
 def save_checkpoint(path, model, optimizer, rng, history, epoch):
@@ -89,7 +71,7 @@ def save_checkpoint(path, model, optimizer, rng, history, epoch):
     arrays["meta.epoch"] = np.array(int(epoch))
     arrays["meta.architecture"] = np.array(json.dumps(_architecture(model)))
     arrays["meta.rng"] = np.array(json.dumps(rng.bit_generator.state))
-    _atomic_savez(path, arrays)
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def _read_npz(path):
@@ -209,8 +191,7 @@ def fit(model, optimizer, x_train, x_val=None, *, epochs, rng, batch_size=100,
     """
     if binarize not in ("dynamic", None):
         raise ValueError(f"fit: binarize must be \"dynamic\" or None, got {binarize!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"fit: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    check_rng(rng, "fit")
     beta_at = beta if callable(beta) else (lambda step: float(beta))
     history = {}
     start_epoch = 1

@@ -73,9 +73,8 @@ class Backend:
         return self.xp.asarray(a, dtype=dtype)
 
     def to_numpy(self, a):
-        """Bring an array back to the host as a NumPy array (for logging, plots, checkpoints).
-        Device arrays (CuPy) copy themselves to the host with `.get()`."""
-        return a.get() if hasattr(a, "get") else np.asarray(a)
+        """Bring an array back to the host as a NumPy array (see `to_numpy`)."""
+        return to_numpy(a)
 
     def __repr__(self):
         return f"Backend({self.name!r})"
@@ -87,6 +86,12 @@ class Backend:
 
     def __copy__(self):
         return self
+
+
+def to_numpy(a):
+    """An array on the host as a NumPy array (for logging, plots, checkpoints).
+    Device arrays (CuPy) copy themselves to the host with `.get()`."""
+    return a.get() if hasattr(a, "get") else np.asarray(a)
 
 
 def array_module(a):
@@ -162,5 +167,5 @@ def get_backend(name=None):
     return _CACHE[key]
 
 
-__all__ = ["Backend", "BackendUnavailable", "KERNELS", "ENV_VAR", "array_module", "available_backends",
-           "default_backend_name", "get_backend"]
+__all__ = ["Backend", "BackendUnavailable", "KERNELS", "ENV_VAR", "array_module", "to_numpy",
+           "available_backends", "default_backend_name", "get_backend"]

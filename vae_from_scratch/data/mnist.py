@@ -31,12 +31,13 @@ import http.client
 import math
 import os
 import struct
-import tempfile
 import urllib.request
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from ..fileio import atomic_write
 
 ENV_VAR = "VAE_DATA_DIR"
 DEFAULT_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"        # torchvision's mirror
@@ -196,21 +197,6 @@ def _fetch(urls, name, timeout):
                           f"({tried})") from failures[-1][1]
 
 
-def _write_atomically(target, data):
-    """Write to a temporary file in the same folder, then rename it over `target`:
-    a reader never sees a half-written file, and a crash leaves no damaged one."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)            # mkstemp makes it private (0600)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def download_mnist(data_dir, base_url=None, timeout=30, checksums=None):
     """Download the gzipped MNIST files into `data_dir` (created if needed); return their paths.
 
@@ -251,6 +237,6 @@ def download_mnist(data_dir, base_url=None, timeout=30, checksums=None):
             raise ValueError(f"downloaded {name} from {url}: MD5 checksum {got}, expected {md5}; "
                              f"the file was not kept (a damaged transfer or a bad mirror: try "
                              f"again, another base_url, or place the file by hand)")
-        _write_atomically(target, data)
+        atomic_write(target, lambda f: f.write(data))
         paths.append(target)
     return paths

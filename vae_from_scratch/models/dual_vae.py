@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backend import get_backend
+from ..backend import get_backend, to_numpy
 from ..distributions import Bernoulli, DiagonalGaussian
 from ..nn import (AvgPool2D, Conv2D, ConvTranspose2D, Dense, Flatten, MaxPool2D, ReLU,
                   Reshape, Sequential)
@@ -56,10 +56,6 @@ class DualEstimate:
         """The named means, as the training loop records them."""
         return {"elbo1": self.elbo1, "elbo2": self.elbo2, "reconstruction1": self.reconstruction1,
                 "kl1": self.kl1, "reconstruction2": self.reconstruction2, "kl2": self.kl2}
-
-
-def _host(a):
-    return a.get() if hasattr(a, "get") else np.asarray(a)
 
 
 class DualVAE:
@@ -221,7 +217,7 @@ class DualVAE:
         result = DualEstimate(
             loss=-mean(objective), elbo1=mean(rec1 - kl1), elbo2=mean(rec2 - kl2),
             reconstruction1=mean(rec1), kl1=mean(kl1), reconstruction2=mean(rec2), kl2=mean(kl2),
-            per_example={"elbo1": _host(rec1 - kl1), "elbo2": _host(rec2 - kl2)})
+            per_example={"elbo1": to_numpy(rec1 - kl1), "elbo2": to_numpy(rec2 - kl2)})
         if not grads:
             return result
 

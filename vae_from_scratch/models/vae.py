@@ -94,10 +94,9 @@ class VAE:
         return self
 
     def config(self):
-        """The hyperparameters that, with the layer list, define the architecture."""
+        """The hyperparameters that, with the parameter shapes, define the architecture."""
         return {"latent_dim": self.latent_dim, "likelihood": self.likelihood,
-                "decoder_var": self.decoder_var, "min_var": self.min_var,
-                "encoder": repr(self.encoder), "decoder": repr(self.decoder)}
+                "decoder_var": self.decoder_var, "min_var": self.min_var}
 
     # --- the two halves, forward and backward (the interface objectives.py uses) ----
     def encoder_forward(self, x):

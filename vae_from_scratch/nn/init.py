@@ -14,32 +14,27 @@ fan_in / fan_out count the inputs and outputs each weight connects:
 
 import numpy as np
 
+from ..rng import check_rng
+
 INITS = ("glorot_uniform", "he_normal", "he_uniform")
-
-
-def _check_rng(rng, who):
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{who}: initialising weights needs rng=numpy.random.Generator "
-                        f"(e.g. np.random.default_rng(0)), got {type(rng).__name__}; "
-                        f"the global NumPy random state is never used")
 
 
 def glorot_uniform(shape, fan_in, fan_out, rng):
     """U(−a, a) with a = √(6 / (fan_in + fan_out)), so Var = 2 / (fan_in + fan_out)."""
-    _check_rng(rng, "glorot_uniform")
+    check_rng(rng, "glorot_uniform")
     limit = np.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-limit, limit, size=shape)
 
 
 def he_normal(shape, fan_in, fan_out, rng):
     """N(0, 2 / fan_in).  (fan_out is unused; the argument keeps one signature for all.)"""
-    _check_rng(rng, "he_normal")
+    check_rng(rng, "he_normal")
     return rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
 
 
 def he_uniform(shape, fan_in, fan_out, rng):
     """U(−a, a) with a = √(6 / fan_in), so Var = 2 / fan_in."""
-    _check_rng(rng, "he_uniform")
+    check_rng(rng, "he_uniform")
     limit = np.sqrt(6.0 / fan_in)
     return rng.uniform(-limit, limit, size=shape)
 
