@@ -11,7 +11,7 @@ import pytest
 
 from vae_from_scratch.data.synthetic import make_synthetic
 from vae_from_scratch.separation import (background_probe, cell_detection, cell_means,
-                                         fit_logistic, target_error)
+                                         constant_target_error, fit_logistic, target_error)
 from vae_from_scratch.thesis import latent_states
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +65,21 @@ def test_cell_means_and_target_error(data):
     assert target_error(np.zeros((3, 1, 2, 2)), np.full((3, 1, 2, 2), 0.25)) == 0.25
 
 
+def test_the_blind_guess_is_the_per_pixel_median_and_beats_every_other_constant():
+    rng = np.random.default_rng(0)
+    g_train = (rng.random((101, 1, 2, 2)) < [[[[0.9, 0.5], [0.2, 0.7]]]]).astype(float)
+    g_test = rng.random((50, 1, 2, 2))
+    median = np.median(g_train, axis=0)        # 1, 0 or 1, 0, 1 per pixel
+    assert set(np.unique(median)) <= {0.0, 1.0}
+    blind = constant_target_error(g_train, g_test)
+    assert blind == pytest.approx(np.abs(g_test - median).mean())
+    # on the training images themselves no constant guess does better
+    best = constant_target_error(g_train, g_train)
+    for c in np.linspace(0, 1, 11):
+        assert best <= target_error(np.full_like(g_train, c), g_train) + 1e-12
+        assert best <= target_error(np.broadcast_to(g_train.mean(axis=0), g_train.shape), g_train)
+
+
 def test_logistic_probe_learns_a_separable_rule_and_fails_on_noise():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((400, 3))
@@ -100,6 +115,7 @@ def test_thesis_quick_runs_and_writes_everything(tmp_path):
         assert metrics["epochs"] == 2 and len(metrics["convergence"]) == 2
         assert 0 <= final["cells"]["all"]["accuracy"] <= 1
         assert 0 <= final["target_mae"] < 1
+        assert 0 <= final["target_mae_constant"] < 1
         assert final["elbo1"] < 0 and final["elbo2"] < 0
         assert set(final["probe"]) == ({"bottom-left"} if name == "X90"
                                        else {"bottom-left", "top-right"})
