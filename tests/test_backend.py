@@ -42,9 +42,9 @@ def test_a_new_backend_drops_in_without_touching_the_layers(rng):
     calls = []
 
     def counted(name):
-        def kernel(*args):
+        def kernel(*args, **kwargs):
             calls.append(name)
-            return getattr(ref, name)(*args)
+            return getattr(ref, name)(*args, **kwargs)
         return kernel
 
     spy = Backend(name="spy", xp=np, **{name: counted(name) for name in KERNELS})

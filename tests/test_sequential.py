@@ -141,3 +141,27 @@ def test_astype_converts_every_layer(rng):
     net = mixed_stack(rng).astype(np.float64)
     assert all(p.dtype == np.float64 for p in net.params.values())
     assert all(g.dtype == np.float64 for g in net.grads.values())
+
+
+def test_skipping_the_input_gradient_keeps_every_parameter_gradient():
+    """need_input_grad=False (the network sees the data) returns None for dL/dx and
+    leaves each parameter gradient exactly as the full backward pass computes it."""
+    from vae_from_scratch.nn import Conv2D, Dense, Flatten, ReLU, Sequential
+    rng = np.random.default_rng(0)
+    net = Sequential(Conv2D(2, 3, 3, stride=2, padding=1, rng=rng, dtype=np.float64),
+                     ReLU(), Flatten(), Dense(3 * 3 * 3, 4, rng=rng, dtype=np.float64))
+    x = rng.standard_normal((2, 2, 5, 5))
+    dy = rng.standard_normal((2, 4))
+    net.forward(x)
+    dx = net.backward(dy)
+    full = {k: v.copy() for k, v in net.grads.items()}
+    assert dx.shape == x.shape
+    net.forward(x)
+    assert net.backward(dy, need_input_grad=False) is None
+    for k in full:
+        np.testing.assert_array_equal(net.grads[k], full[k])
+    dense = Dense(3, 2, rng=rng, dtype=np.float64)
+    dense.forward(x[:, 0, 0, :3])
+    assert dense.backward(np.ones((2, 2)), need_input_grad=False) is None
+    dense.forward(x[:, 0, 0, :3])
+    assert dense.backward(np.ones((2, 2))).shape == (2, 3)     # the hint does not stick

@@ -14,9 +14,9 @@ and no layer changes.
 Kernel signatures (CS231n style: forward returns (out, cache), backward takes it back):
 
     dense_forward(x, w, b)                                   -> (y, cache)
-    dense_backward(dy, cache)                                -> (dx, dw, db)
+    dense_backward(dy, cache, need_dx=True)                  -> (dx, dw, db)
     conv2d_forward(x, w, b, stride, padding)                 -> (out, cache)
-    conv2d_backward(dout, cache)                             -> (dx, dw, db)
+    conv2d_backward(dout, cache, need_dx=True)               -> (dx, dw, db)
     conv_transpose2d_forward(x, w, b, stride, padding, (op_h, op_w)) -> (out, cache)
     conv_transpose2d_backward(dout, cache)                   -> (dx, dw, db)
     max_pool2d_forward(x, kernel, stride)                    -> (out, cache)
@@ -26,8 +26,13 @@ Kernel signatures (CS231n style: forward returns (out, cache), backward takes it
     unpool2d_forward(x, size)                                -> (out, cache)
     unpool2d_backward(dout, cache)                           -> dx
 
+need_dx=False asks a backward kernel to skip the input gradient (nothing needs the
+gradient with respect to the data) and return None in its place.
+
 The backend is chosen by name: an explicit argument, else the environment variable
-`VAE_BACKEND`, else "numpy".  "auto" takes the fastest backend that works here.
+`VAE_BACKEND`, else "numpy".  "auto" takes the fastest backend that works here:
+"cupy" where a GPU works, else "numba" where Numba is installed, else "numpy".
+Asking for a backend that cannot run here raises `BackendUnavailable` saying why.
 """
 
 import os
@@ -114,8 +119,24 @@ def _load_numpy():
     return Backend(name="numpy", xp=np, **kernels)
 
 
+def _load_numba():
+    try:
+        import numba  # noqa: F401
+    except ImportError as error:
+        raise BackendUnavailable(
+            f"the 'numba' backend needs Numba, which is not installed here ({error}); "
+            f"install it with: pip install -e \".[fast]\"") from None
+    from .numba_backend import build
+    return build()
+
+
+def _load_cupy():
+    from .cupy_backend import build       # raises BackendUnavailable with the reason
+    return build()
+
+
 # name -> function that builds the backend (imports happen only when one is asked for)
-_LOADERS = {"numpy": _load_numpy}
+_LOADERS = {"numpy": _load_numpy, "numba": _load_numba, "cupy": _load_cupy}
 # "auto" tries these in order and takes the first that loads
 _AUTO_ORDER = ("cupy", "numba", "numpy")
 _CACHE = {}

@@ -77,10 +77,13 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
     return out, (x.shape, cols, w, stride, padding)
 
 
-def conv2d_backward(dout, cache):
-    """Gradients of conv2d_forward.  dout: (N, F, Ho, Wo) -> (dx, dw, db) shaped like (x, w, b)."""
+def conv2d_backward(dout, cache, need_dx=True):
+    """Gradients of conv2d_forward.  dout: (N, F, Ho, Wo) -> (dx, dw, db) shaped like (x, w, b).
+
+    need_dx=False skips dx (returned as None): the first layer of an encoder sees the
+    data, and nothing needs the gradient with respect to the data."""
     x_shape, cols, w, stride, padding = cache
-    dx = _scatter(dout, w, x_shape, stride, padding)
+    dx = _scatter(dout, w, x_shape, stride, padding) if need_dx else None
     dw = _weight_grad(dout, cols, w.shape)
     db = dout.sum(axis=(0, 2, 3))
     return dx, dw, db

@@ -12,11 +12,12 @@ def dense_forward(x, w, b):
     return x @ w.T + b, (x, w)
 
 
-def dense_backward(dy, cache):
-    """dy: (N, out) -> (dx, dw, db).
+def dense_backward(dy, cache, need_dx=True):
+    """dy: (N, out) -> (dx, dw, db); dx is None when need_dx is False.
 
     From y[n, o] = Σ_i w[o, i] · x[n, i] + b[o]:
     dx[n, i] = Σ_o dy[n, o] · w[o, i],   dw[o, i] = Σ_n dy[n, o] · x[n, i],   db[o] = Σ_n dy[n, o].
     """
     x, w = cache
-    return dy @ w, dy.T @ x, dy.sum(axis=0)
+    dx = dy @ w if need_dx else None
+    return dx, dy.T @ x, dy.sum(axis=0)

@@ -241,7 +241,8 @@ class DualVAE:
                                      (q2, dz2, w_kl2 * beta, self.bg_encoder)):
             dmu_kl, dlogvar_kl = q.kl_backward(full(d_kl))
             dmu_z, dlogvar_z = q.backward(dz)                                # z = mu + σ ⊙ eps
-            encoder.backward(xp.concatenate([dmu_kl + dmu_z, dlogvar_kl + dlogvar_z], axis=1))
+            encoder.backward(xp.concatenate([dmu_kl + dmu_z, dlogvar_kl + dlogvar_z], axis=1),
+                             need_input_grad=False)                        # x is data
         return result
 
     def evaluate(self, x, rng):

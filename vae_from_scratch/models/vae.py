@@ -110,7 +110,8 @@ class VAE:
 
     def encoder_backward(self, dmu, dlogvar):
         """Fill the encoder's grads from dL/dmu and dL/dlogvar, each (N, D)."""
-        self.encoder.backward(self.xp.concatenate([dmu, dlogvar], axis=1))
+        self.encoder.backward(self.xp.concatenate([dmu, dlogvar], axis=1),
+                              need_input_grad=False)                       # x is data
 
     def decoder_forward(self, z):
         """z: (N, D) -> p(x|z): a Bernoulli or a DiagonalGaussian over (N, *x_shape)."""

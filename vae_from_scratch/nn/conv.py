@@ -50,7 +50,7 @@ class Conv2D(Layer):
                                            self.stride, self.padding)
 
     def _backward(self, dy, cache):
-        dx, dW, db = self.backend.conv2d_backward(dy, cache)
+        dx, dW, db = self.backend.conv2d_backward(dy, cache, need_dx=self._need_input_grad)
         self._set_grad("W", dW)
         self._set_grad("b", db)
         return dx

@@ -39,7 +39,7 @@ class Dense(Layer):
         return self.backend.dense_forward(x, self.params["W"], self.params["b"])
 
     def _backward(self, dy, cache):
-        dx, dW, db = self.backend.dense_backward(dy, cache)
+        dx, dW, db = self.backend.dense_backward(dy, cache, need_dx=self._need_input_grad)
         self._set_grad("W", dW)
         self._set_grad("b", db)
         return dx

@@ -33,6 +33,7 @@ class Layer:
         self._cache = None
         self._out_shape = None
         self._checked = None        # (input shape, dtype, output shape) of the last validation
+        self._need_input_grad = True
 
     # --- what each layer provides -------------------------------------------------
     def output_shape(self, in_shape):
@@ -60,8 +61,12 @@ class Layer:
 
     __call__ = forward
 
-    def backward(self, dy):
-        """Given dL/dy of the last forward's output, fill `grads` and return dL/dx."""
+    def backward(self, dy, need_input_grad=True):
+        """Given dL/dy of the last forward's output, fill `grads` and return dL/dx.
+
+        need_input_grad=False says that nothing needs dL/dx (the layer sees the data):
+        a layer with a costly input gradient (Conv2D, Dense) then skips it and returns
+        None; the others ignore the hint."""
         self._check_array(dy, "gradient")
         if self._out_shape is None:
             raise ValueError(f"{self}: backward() called before forward(): there is no output "
@@ -69,6 +74,7 @@ class Layer:
         if tuple(dy.shape) != tuple(self._out_shape):
             raise ValueError(f"{self}: expected a gradient of shape {tuple(self._out_shape)} "
                              f"(the shape of the last output), got {tuple(dy.shape)}")
+        self._need_input_grad = bool(need_input_grad)
         return self._backward(dy, self._cache)
 
     def _check_array(self, a, what):

@@ -70,9 +70,10 @@ class Sequential(Layer):
         return x, None
 
     def _backward(self, dy, cache):
-        for layer in reversed(self.layers):
+        for layer in reversed(self.layers[1:]):
             dy = layer.backward(dy)
-        return dy
+        # the first layer needs dL/dx only if the caller does
+        return self.layers[0].backward(dy, need_input_grad=self._need_input_grad)
 
     def astype(self, dtype):
         self.dtype = np.dtype(dtype)
