@@ -165,3 +165,25 @@ def test_skipping_the_input_gradient_keeps_every_parameter_gradient():
     assert dense.backward(np.ones((2, 2)), need_input_grad=False) is None
     dense.forward(x[:, 0, 0, :3])
     assert dense.backward(np.ones((2, 2))).shape == (2, 3)     # the hint does not stick
+
+
+def test_a_leading_flatten_passes_the_hint_on_to_the_first_dense():
+    """mlp_vae's encoder starts with Flatten: with need_input_grad=False its Dense must
+    skip dx (the Flatten's backward is not run at all), and the gradients stay exact."""
+    from vae_from_scratch.nn import Dense, Flatten, ReLU, Sequential
+    rng = np.random.default_rng(1)
+    net = Sequential(Flatten(), Dense(12, 5, rng=rng, dtype=np.float64), ReLU(),
+                     Dense(5, 2, rng=rng, dtype=np.float64))
+    x, dy = rng.standard_normal((3, 1, 3, 4)), rng.standard_normal((3, 2))
+    net.forward(x)
+    assert net.backward(dy).shape == x.shape
+    full = {k: v.copy() for k, v in net.grads.items()}
+    calls = []
+    dense = net.layers[1]
+    original = dense._backward
+    dense._backward = lambda d, c: calls.append(dense._need_input_grad) or original(d, c)
+    net.forward(x)
+    assert net.backward(dy, need_input_grad=False) is None
+    assert calls == [False]
+    for k in full:
+        np.testing.assert_array_equal(net.grads[k], full[k])

@@ -64,6 +64,21 @@ def main(argv=None):
     thesis.add_argument("--backend", default="auto")
     thesis.add_argument("--quiet", action="store_true")
 
+    bench = sub.add_parser("bench", help="time one training epoch of the dual VAE and of an "
+                                         "MLP VAE on each backend: s/epoch, GFLOP/s, memory")
+    bench.add_argument("--models", default="dual,mlp",
+                       help="comma list of dual, mlp (default dual,mlp)")
+    bench.add_argument("--backends", default=None,
+                       help="comma list of numpy, numba, cupy (default: every one that loads; "
+                            "one that cannot is reported with the reason)")
+    bench.add_argument("--epochs", type=int, default=None,
+                       help="timed epochs; the median is reported (default 3, 1 with --quick)")
+    bench.add_argument("--quick", action="store_true",
+                       help="256 dual and 512 MLP images, 1 epoch: a check that all runs")
+    bench.add_argument("--json", default=None, metavar="PATH",
+                       help="also write the figures as JSON to PATH")
+    bench.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
     args = parser.parse_args(argv)
     if args.command == "demo":
         from .demo import run
@@ -91,6 +106,15 @@ def main(argv=None):
                    backend=args.backend, quiet=args.quiet, interaction=args.interaction,
                    weight_on=args.weight_on, oversample=args.oversample)
         return 0
+    if args.command == "bench":
+        from .bench import run_bench
+        try:
+            records = run_bench(args.models, args.backends, epochs=args.epochs,
+                                quick=args.quick, json_path=args.json, seed=args.seed)
+        except ValueError as error:          # an unknown model or backend name
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        return 0 if records else 1           # 1: no backend could be loaded
     parser.print_help()
     return 0
 

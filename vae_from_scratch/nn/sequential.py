@@ -70,10 +70,21 @@ class Sequential(Layer):
         return x, None
 
     def _backward(self, dy, cache):
-        for layer in reversed(self.layers[1:]):
+        first = self.first_layer_needing_backward(self._need_input_grad)
+        for layer in reversed(self.layers[first + 1:]):
             dy = layer.backward(dy)
+        if first == len(self.layers):
+            return None
         # the first layer needs dL/dx only if the caller does
-        return self.layers[0].backward(dy, need_input_grad=self._need_input_grad)
+        return self.layers[first].backward(dy, need_input_grad=self._need_input_grad)
+
+    def first_layer_needing_backward(self, need_input_grad):
+        """0, or when nobody needs dL/dx, the first layer with parameters: the layers
+        before it (a Flatten, say) only pass dL/dx on, so their backward is skipped."""
+        if need_input_grad:
+            return 0
+        return next((i for i, layer in enumerate(self.layers) if layer.n_params),
+                    len(self.layers))
 
     def astype(self, dtype):
         self.dtype = np.dtype(dtype)

@@ -1,0 +1,594 @@
+"""`python -m vae_from_scratch bench`: how fast does one training epoch run, on each backend?
+
+For each backend that loads and each model, in one process:
+
+    1. build the model and its data with fixed seeds, move the data onto the backend once
+    2. warm up: a few training steps (a JIT backend compiles its kernels here)
+    3. time `--epochs` epochs (default 3) and report the median
+    4. one more epoch under tracemalloc, for the peak memory
+    5. one more epoch with a stopwatch around every layer, for the breakdown
+
+and print, per backend: seconds per epoch, images per second, the achieved GFLOP/s, the
+machine's own float32 matrix-multiply GFLOP/s measured in the same run, their ratio,
+the peak memory, the JIT compile time (apart from the run time), and which layers take
+the time.
+
+The two models:
+
+    dual   the reference dual VAE (DESIGN.md), 2000 images 1×60×60 of the thesis data set
+           X90, batch 32: the model the thesis trains
+    mlp    the MLP VAE 784-400-20 with a Bernoulli decoder, 5000 images, batch 128: the
+           standard VAE of the tutorial.  MNIST is not available offline, so the images
+           are seeded random binary pixels; the speed does not depend on the pixel values
+           (no layer branches on them), only on the shapes.
+
+Counting FLOP (so that "GFLOP/s" means the same on every backend):
+
+    - 2 FLOP per multiply-add, in Dense, Conv2D and ConvTranspose2D only;
+    - per layer and training step: the forward pass, the weight gradient, and the input
+      gradient where it is computed.  A layer that sees the data (the first layer of each
+      encoder) is asked for no input gradient (`backward(…, need_input_grad=False)`), and
+      Dense and Conv2D then skip it;
+    - the three products of a layer have the same number of multiply-adds: each
+      (weight, input position, output position) triple of the forward sum appears once
+      in the forward pass, once in dW and once in dx;
+    - as the im2col / GEMM kernels compute them: a convolution's multiply-adds with its
+      zero padding count, and so do those of a transposed convolution that land in the
+      border it crops;
+    - pooling, activations and other elementwise work, the loss, sampling and the
+      optimizer are not counted (they are cheap in FLOP, though not always in time: the
+      per-layer breakdown shows it).
+
+By this count one training step of the reference dual VAE costs 8.23 MFLOP per image.
+The counter walks the model's layers and propagates the input shape through each
+layer's `output_shape`; nothing is hard-coded.
+
+Randomness comes only from numpy Generators with fixed seeds: every backend trains the
+same model on the same data, so the backends are compared on identical work.
+"""
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from typing import NamedTuple
+
+import numpy as np
+
+from .backend import BackendUnavailable, get_backend
+from .data.synthetic import make_synthetic
+from .fileio import atomic_write
+from .models.dual_vae import DualVAE
+from .models.vae import VAE, mlp_vae
+from .nn import Conv2D, ConvTranspose2D, Dense, Sequential
+from .optim import Adam
+
+FORMAT = "vae_from_scratch.bench/1"
+# The backends of DESIGN.md, tried in this order when --backends is not given; one that
+# cannot load is reported with its reason and the others go on.
+DEFAULT_BACKENDS = ("numpy", "numba", "cupy")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "NUMBA_NUM_THREADS")
+LEARNING_RATE = 1e-3
+WARMUP_STEPS = 5             # the first compiles (JIT backends); the others are "steady"
+QUICK_WARMUP_STEPS = 2
+MATMUL_SIZE = 1024           # n of the n×n float32 matmuls that measure the machine
+MATMUL_REPEATS = 5
+TOP_LAYERS = 8               # rows of the per-layer breakdown that are printed
+
+
+# --- the models --------------------------------------------------------------------------
+
+def _dual_model(rng, backend):
+    return DualVAE(rng=rng, backend=backend)
+
+
+def _dual_data(n, rng):
+    return make_synthetic("X90", n, rng=rng).images                  # (n, 1, 60, 60), binary
+
+
+def _mlp_model(rng, backend):
+    return mlp_vae(x_shape=(1, 28, 28), latent_dim=20, hidden=(400,), likelihood="bernoulli",
+                   rng=rng, backend=backend)
+
+
+def _mlp_data(n, rng):
+    # Stand-in for MNIST (not available offline): the time of a step depends on the
+    # shapes only, not on the pixel values.
+    return (rng.random((n, 1, 28, 28)) < 0.5).astype(np.float32)
+
+
+MODELS = {
+    "dual": dict(build=_dual_model, data=_dual_data, images=2000, quick_images=256,
+                 batch_size=32, description="reference dual VAE, X90 images 1×60×60"),
+    "mlp": dict(build=_mlp_model, data=_mlp_data, images=5000, quick_images=512,
+                batch_size=128, description="MLP VAE 784-400-20, Bernoulli decoder, "
+                                            "random binary 28×28 images"),
+}
+
+
+# --- counting FLOP -----------------------------------------------------------------------
+
+def multiply_adds(layer, in_shape):
+    """Multiply-adds of one forward pass of `layer` on an input of shape `in_shape`
+    (0 for layers without a matrix product: activations, pooling, reshapes)."""
+    if isinstance(layer, Dense):
+        # y = x Wᵀ + b: every example multiplies an (out × in) matrix with a vector
+        return in_shape[0] * layer.in_features * layer.out_features
+    if isinstance(layer, Conv2D):
+        # every output value is a sum over a C_in × k × k window (zero padding included)
+        N, F, Ho, Wo = layer.output_shape(in_shape)
+        return N * F * Ho * Wo * layer.in_channels * layer.kernel_size ** 2
+    if isinstance(layer, ConvTranspose2D):
+        # every input value is scattered into an F × k × k block (cropped border included)
+        N, C, H, W = in_shape
+        return N * C * H * W * layer.out_channels * layer.kernel_size ** 2
+    return 0
+
+
+# Layers whose backward honours need_input_grad=False (nn/layer.py: "a layer with a costly
+# input gradient (Conv2D, Dense) then skips it"); the others compute dx anyway.
+_SKIPS_INPUT_GRAD = (Dense, Conv2D)
+
+
+def step_flops(layer, in_shape, input_grad=True):
+    """FLOP of one training step of one layer: forward + weight gradient (+ input gradient).
+
+    2 FLOP per multiply-add; the three products have the same number of multiply-adds
+    (module docstring).  input_grad=False: nothing needs dL/dx, so a layer that can
+    skip it (Dense, Conv2D) does.
+    """
+    computes_dx = input_grad or not isinstance(layer, _SKIPS_INPUT_GRAD)
+    products = 3 if computes_dx else 2
+    return 2 * multiply_adds(layer, in_shape) * products
+
+
+def model_parts(model, batch_shape):
+    """The networks of a model as a training step runs them:
+    [(name, network, input shape, sees the data)].
+
+    An encoder sees the data: the models call its backward with need_input_grad=False.
+    The decoders and the interaction layer pass their input gradient on to z.
+    """
+    N = batch_shape[0]
+    if isinstance(model, DualVAE):
+        parts = [("fg_encoder", model.fg_encoder, batch_shape, True),
+                 ("bg_encoder", model.bg_encoder, batch_shape, True)]
+        if any(model.interaction_on):                 # else the layer is not run at all
+            parts.append(("interaction", model.interaction,
+                          (N, model.latent1 + model.latent2), False))
+        return parts + [("fg_decoder", model.fg_decoder, (N, model.latent1), False),
+                        ("bg_decoder", model.bg_decoder, (N, model.latent2), False)]
+    if isinstance(model, VAE):
+        return [("encoder", model.encoder, batch_shape, True),
+                ("decoder", model.decoder, (N, model.latent_dim), False)]
+    raise TypeError(f"bench: do not know the parts of a {type(model).__name__}; "
+                    f"expected a DualVAE or a VAE")
+
+
+class LayerCost(NamedTuple):
+    """One row of `layer_flops`."""
+    name: str          # "<part>.<index>", e.g. "fg_encoder.0"
+    layer: object      # the layer itself
+    in_shape: tuple    # the shape of its input in this step
+    flop: int          # FLOP of one training step of this layer
+
+
+def layer_flops(model, batch_shape):
+    """[LayerCost] for every layer of the model on a batch of shape `batch_shape`, in the
+    order of the forward pass.
+
+    The input shape of each layer is the output shape of the one before.  The input
+    gradient is left out exactly where the code skips it: Sequential passes
+    need_input_grad=False to its first layer with parameters (in `mlp_vae`, the Dense
+    after the encoder's Flatten) and skips the parameter-free layers before it.
+    """
+    rows = []
+
+    def walk(layer, name, in_shape, input_grad):
+        if isinstance(layer, Sequential):
+            shape = in_shape
+            first = layer.first_layer_needing_backward(input_grad)
+            for i, sub in enumerate(layer.layers):
+                # the hint goes to the first layer that runs backward; the rest need dx
+                shape = walk(sub, f"{name}.{i}", shape, input_grad if i <= first else True)
+            return shape
+        rows.append(LayerCost(name, layer, tuple(in_shape),
+                              step_flops(layer, in_shape, input_grad)))
+        return layer.output_shape(in_shape)
+
+    for name, network, in_shape, sees_data in model_parts(model, tuple(batch_shape)):
+        walk(network, name, in_shape, input_grad=not sees_data)
+    return rows
+
+
+def flop_per_image(model, image_shape):
+    """FLOP of one training step per image (the count is linear in the batch size)."""
+    return sum(row.flop for row in layer_flops(model, (1,) + tuple(image_shape)))
+
+
+# --- measuring ---------------------------------------------------------------------------
+
+def _synchronizer(backend):
+    """A function that waits for the device.  A GPU runs kernels asynchronously, so a
+    clock read right after a call would time only the launch; on the CPU it does nothing."""
+    cuda = getattr(backend.xp, "cuda", None)
+    if cuda is None:
+        return lambda: None
+    return lambda: cuda.Device().synchronize()
+
+
+def _seconds(function, sync):
+    """Wall-clock seconds of function(), the device included."""
+    sync()
+    start = time.perf_counter()
+    function()
+    sync()
+    return time.perf_counter() - start
+
+
+def matmul_gflops(backend, seed, n=MATMUL_SIZE, repeats=MATMUL_REPEATS):
+    """The machine's float32 matrix-multiply speed on this backend's arrays: the median
+    over `repeats` n×n products (2·n³ FLOP each, after one untimed product), in GFLOP/s.
+    The BLAS (or cuBLAS) matmul is about the fastest thing the hardware does, so
+    achieved / matmul says how much of it the training loop uses."""
+    rng = np.random.default_rng(seed)
+    a, b = (backend.asarray(rng.standard_normal((n, n), dtype=np.float32)) for _ in range(2))
+    sync = _synchronizer(backend)
+    _seconds(lambda: a @ b, sync)                  # first call: library and thread start-up
+    median = statistics.median(_seconds(lambda: a @ b, sync) for _ in range(repeats))
+    return 2 * n ** 3 / median / 1e9
+
+
+def train_epoch(model, optimizer, x, batch_size, rng):
+    """One epoch as train.fit runs it: shuffle, then one Adam step per minibatch
+    (the last minibatch may be smaller)."""
+    n = x.shape[0]
+    order = model.backend.asarray(rng.permutation(n))
+    for start in range(0, n, batch_size):
+        model.loss_and_grads(x[order[start:start + batch_size]], rng)
+        optimizer.step()
+
+
+def peak_memory_mb(run_epoch, backend):
+    """(peak memory of one epoch in MB, what was measured).
+
+    NumPy reports its array allocations to tracemalloc, so the traced peak is the most
+    memory the epoch held at once on top of what existed before (data, weights,
+    optimizer state).  CuPy allocates on the device through its memory pool; its total
+    is what the pool holds from the GPU (data and weights included).
+    """
+    xp = backend.xp
+    if hasattr(xp, "get_default_memory_pool"):
+        run_epoch()
+        return (xp.get_default_memory_pool().total_bytes() / 1e6,
+                "cupy memory pool total bytes after the epoch")
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        run_epoch()
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    return (peak / 1e6, "tracemalloc peak of the allocations made during one epoch "
+                        "(not the data and weights that exist before)")
+
+
+def max_rss_mb():
+    """The process's resident-memory high-water mark since it started (all the runs so
+    far), or None where the `resource` module does not exist (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 1e6 if sys.platform == "darwin" else rss / 1e3   # bytes on macOS, else KiB
+
+
+class LayerTimer:
+    """A stopwatch around forward and backward of every layer, while in a `with` block.
+
+    It replaces `layer.forward` and `layer.backward` of each leaf layer by a timed
+    wrapper, set on the instance, so that Sequential (which calls `layer.forward(x)`)
+    and the models call the wrapper; leaving the block deletes the wrappers and the
+    class's methods are back.  The time of a wrapper includes its layer only.
+    """
+
+    def __init__(self, named_layers, sync):
+        self.named_layers = list(named_layers)           # [(name, layer)]
+        self.sync = sync
+        self.seconds = {name: [0.0, 0.0] for name, _ in self.named_layers}   # [fwd, bwd]
+
+    def _timed(self, method, slot, which):
+        def timed(*args, **kwargs):
+            self.sync()
+            start = time.perf_counter()
+            result = method(*args, **kwargs)
+            self.sync()
+            slot[which] += time.perf_counter() - start
+            return result
+        return timed
+
+    def __enter__(self):
+        for name, layer in self.named_layers:
+            layer.forward = self._timed(layer.forward, self.seconds[name], 0)
+            layer.backward = self._timed(layer.backward, self.seconds[name], 1)
+        return self
+
+    def __exit__(self, *exc):
+        for _, layer in self.named_layers:
+            del layer.forward, layer.backward
+        return False
+
+
+def _warm_up(backend, step, steps, sync):
+    """Run the warm-up steps and return the JIT compile time, its source, and the first
+    and the median steady step's seconds.
+
+    A backend that compiles may say how long it took: `backend.compile_seconds`, or
+    a `backend.warmup()` that compiles everything (timed here).  Otherwise the compile
+    time is estimated as the first step minus a steady one (the first step also
+    compiles; on NumPy this is only first-call noise).
+    """
+    hook = getattr(backend, "warmup", None)
+    hook_seconds = _seconds(hook, sync) if callable(hook) else None
+    times = [_seconds(step, sync) for _ in range(steps)]
+    first = times[0]
+    steady = statistics.median(times[1:]) if len(times) > 1 else first
+    reported = getattr(backend, "compile_seconds", None)
+    if reported is not None:
+        return float(reported), "backend.compile_seconds", first, steady
+    if hook_seconds is not None:
+        return hook_seconds, "time of backend.warmup()", first, steady
+    return max(0.0, first - steady), "first warm-up step − median steady step", first, steady
+
+
+def bench_model(model_name, backend, host_x, *, epochs, warmup_steps, seed, matmul):
+    """Benchmark one model on one backend; return its record (a dict, JSON-ready)."""
+    spec = MODELS[model_name]
+    rng = np.random.default_rng([seed, 1])          # the same weights on every backend
+    model = spec["build"](rng, backend)
+    optimizer = Adam(model.params, model.grads, lr=LEARNING_RATE)
+    x = backend.asarray(host_x, dtype=model.dtype)  # onto the backend once, before timing
+    n, batch_size = x.shape[0], spec["batch_size"]
+    sync = _synchronizer(backend)
+
+    def step():
+        model.loss_and_grads(x[:batch_size], rng)
+        optimizer.step()
+
+    def epoch():
+        train_epoch(model, optimizer, x, batch_size, rng)
+
+    compile_seconds, compile_measure, first_step, steady_step = _warm_up(
+        backend, step, warmup_steps, sync)
+    epoch_seconds = [_seconds(epoch, sync) for _ in range(epochs)]
+    seconds = statistics.median(epoch_seconds)
+    memory_mb, memory_measure = peak_memory_mb(lambda: (epoch(), sync()), backend)
+
+    flops = layer_flops(model, (1,) + tuple(host_x.shape[1:]))     # per image
+    flop_image = sum(row.flop for row in flops)
+    gflops = flop_image * n / seconds / 1e9
+    with LayerTimer(((row.name, row.layer) for row in flops), sync) as timer:
+        layer_epoch = _seconds(epoch, sync)
+    layers = []
+    for name, layer, _, flop in flops:
+        forward, backward = timer.seconds[name]
+        total = forward + backward
+        layers.append({"name": name, "layer": repr(layer), "forward_seconds": forward,
+                       "backward_seconds": backward, "seconds": total,
+                       "percent_of_epoch": 100 * total / layer_epoch,
+                       "flop_per_epoch": flop * n,
+                       "gflops": flop * n / total / 1e9 if flop and total > 0 else None})
+    layers.sort(key=lambda row: row["seconds"], reverse=True)
+    other = layer_epoch - sum(row["seconds"] for row in layers)
+    return {
+        "model": model_name, "backend": backend.name, "description": spec["description"],
+        "images": n, "batch_size": batch_size, "image_shape": list(host_x.shape[1:]),
+        "epochs": epochs, "epoch_seconds": epoch_seconds, "seconds_per_epoch": seconds,
+        "images_per_second": n / seconds, "flop_per_image": flop_image, "gflops": gflops,
+        "matmul_gflops": matmul, "percent_of_matmul": 100 * gflops / matmul,
+        "peak_memory_mb": memory_mb, "memory_measure": memory_measure,
+        "max_rss_mb": max_rss_mb(),
+        "compile_seconds": compile_seconds, "compile_measure": compile_measure,
+        "first_step_seconds": first_step, "steady_step_seconds": steady_step,
+        "layer_epoch_seconds": layer_epoch, "layers": layers, "other_seconds": other,
+    }
+
+
+# --- the command -------------------------------------------------------------------------
+
+def _names(text, what):
+    """'a, b,a' -> ['a', 'b']: a comma list, lower case, without repeats."""
+    names = []
+    for name in str(text).split(","):
+        name = name.strip().lower()
+        if name and name not in names:
+            names.append(name)
+    if not names:
+        raise ValueError(f"--{what}: expected a comma-separated list, got {text!r}")
+    return names
+
+
+def load_backends(names):
+    """({name: Backend} of those that load, {name: reason} of those that cannot).
+
+    An unknown name raises ValueError at once (before anything is timed).  A known
+    backend that cannot run here says why (BackendUnavailable); an ImportError is
+    reported the same way, so that a half-installed backend does not stop the others.
+    """
+    loaded, unavailable = {}, {}
+    for name in names:
+        try:
+            backend = get_backend(name)
+        except ValueError as error:
+            raise ValueError(f"--backends: {error}") from None
+        except (BackendUnavailable, ImportError) as error:
+            unavailable[name] = str(error) or type(error).__name__
+            continue
+        loaded.setdefault(backend.name, backend)     # "auto" is one of the others
+    return loaded, unavailable
+
+
+def machine_info():
+    """What the speed depends on besides the code: CPUs, thread settings, library versions."""
+    info = {"platform": platform.platform(), "python": platform.python_version(),
+            "numpy": np.__version__, "cpu_count": os.cpu_count()}
+    if hasattr(os, "sched_getaffinity"):
+        info["cpus_usable"] = len(os.sched_getaffinity(0))
+    try:
+        blas = np.__config__.CONFIG["Build Dependencies"]["blas"]
+        info["blas"] = f"{blas['name']} {blas.get('version', '')}".strip()
+    except (AttributeError, KeyError, TypeError):      # older NumPy: no CONFIG dict
+        pass
+    info["thread_variables"] = {var: os.environ[var] for var in THREAD_VARIABLES
+                                if var in os.environ}
+    return info
+
+
+def _backend_info(backend):
+    """A short description of the backend's array library (and its threads for Numba)."""
+    xp = backend.xp
+    text = f"{xp.__name__} {getattr(xp, '__version__', '')}".strip()
+    numba = sys.modules.get("numba")
+    if backend.name == "numba" and numba is not None:
+        text += f", numba {numba.__version__} with {numba.get_num_threads()} threads"
+    return text
+
+
+def run_bench(models="dual,mlp", backends=None, epochs=None, quick=False, json_path=None,
+              seed=0, out=None):
+    """Run the benchmark, print the tables to `out` (default stdout), and return the
+    records (one per model and backend that ran; empty if no backend loaded).
+    Raises ValueError on an unknown model or backend name or a bad epoch count."""
+    out = out or sys.stdout
+
+    def say(line=""):
+        print(line, file=out, flush=True)
+
+    model_names = _names(models, "models")
+    unknown = [m for m in model_names if m not in MODELS]
+    if unknown:
+        raise ValueError(f"--models: unknown model(s) {', '.join(map(repr, unknown))}; "
+                         f"known models: {', '.join(MODELS)}")
+    epochs = (1 if quick else 3) if epochs is None else epochs
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"--epochs: expected a whole number ≥ 1, got {epochs!r}")
+    asked = DEFAULT_BACKENDS if backends is None else _names(backends, "backends")
+    loaded, unavailable = load_backends(asked)
+    warmup_steps = QUICK_WARMUP_STEPS if quick else WARMUP_STEPS
+
+    info = machine_info()
+    say(f"vae_from_scratch bench: one training epoch (Adam, lr {LEARNING_RATE:g}) per model "
+        f"and backend{', quick' if quick else ''}")
+    say(f"  timing     {warmup_steps} warm-up steps, then the median of {epochs} "
+        f"epoch{'s' if epochs > 1 else ''}; then one epoch for the memory and one with a "
+        f"timer around every layer")
+    say(f"  machine    {info['platform']}, Python {info['python']}, numpy {info['numpy']}"
+        + (f" ({info['blas']})" if "blas" in info else ""))
+    usable = f", {info['cpus_usable']} usable by this process" if "cpus_usable" in info else ""
+    settings = ", ".join(f"{k}={v}" for k, v in info["thread_variables"].items())
+    say(f"  threads    os.cpu_count() = {info['cpu_count']}{usable}; "
+        + (settings or f"none of {', '.join(THREAD_VARIABLES)} is set (the libraries choose)"))
+
+    # The data, drawn once on the host: every backend trains on the same images.
+    data = {}
+    say("  models")
+    for name in model_names:
+        spec = MODELS[name]
+        n = spec["quick_images"] if quick else spec["images"]
+        data[name] = spec["data"](n, np.random.default_rng([seed, 0]))
+        flop = flop_per_image(spec["build"](np.random.default_rng([seed, 1]), "numpy"),
+                              data[name].shape[1:])
+        say(f"    {name:<5} {spec['description']}; {n} images, batch {spec['batch_size']}; "
+            f"{flop / 1e6:.2f} MFLOP per image per training step")
+    if "mlp" in model_names:
+        say("          (random pixels stand in for MNIST, which is not available offline; "
+            "the speed does not depend on the pixel values)")
+
+    for name, reason in unavailable.items():
+        say()
+        say(f"backend {name}: not available, skipped: {reason}")
+
+    records = []
+    for backend in loaded.values():
+        matmul = matmul_gflops(backend, seed=[seed, 2])
+        say()
+        say(f"backend {backend.name} ({_backend_info(backend)}); float32 matmul "
+            f"{MATMUL_SIZE}³: {matmul:.1f} GFLOP/s (median of {MATMUL_REPEATS})")
+        say("  " + _RESULT_HEADER)
+        mine = []
+        for name in model_names:
+            record = bench_model(name, backend, data[name], epochs=epochs,
+                                 warmup_steps=warmup_steps, seed=seed, matmul=matmul)
+            say("  " + _result_row(record))
+            mine.append(record)
+        say(f"  peak MB: {mine[0]['memory_measure']}")
+        say(f"  compile s: JIT compile time, not in s/epoch ({mine[0]['compile_measure']})")
+        for record in mine:
+            say()
+            say(_layer_table(record))
+        records += mine
+
+    if len(loaded) > 1:
+        say()
+        say("all backends")
+        say("  " + _RESULT_HEADER.replace("model", "model  backend"))
+        for record in sorted(records, key=lambda r: (r["model"], r["seconds_per_epoch"])):
+            say("  " + _result_row(record, with_backend=True))
+    if not records:
+        say()
+        say("no backend could be loaded: nothing was timed")
+    if json_path is not None:
+        document = {"format": FORMAT, "quick": bool(quick), "epochs": epochs, "seed": seed,
+                    "warmup_steps": warmup_steps, "machine": info,
+                    "unavailable": unavailable, "records": records}
+        text = json.dumps(document, indent=2, allow_nan=False) + "\n"
+        atomic_write(json_path, lambda f: f.write(text.encode()))
+        say()
+        say(f"wrote {json_path}")
+    return records
+
+
+_RESULT_HEADER = (f"{'model':<6}{'s/epoch':>9}{'images/s':>10}{'GFLOP/s':>9}"
+                  f"{'matmul GFLOP/s':>16}{'% of matmul':>13}{'peak MB':>9}{'compile s':>11}")
+
+
+def _result_row(r, with_backend=False):
+    name = f"{r['model']:<6}" + (f" {r['backend']:<8}" if with_backend else "")
+    return (f"{name}{r['seconds_per_epoch']:>9.3f}{r['images_per_second']:>10.0f}"
+            f"{r['gflops']:>9.2f}{r['matmul_gflops']:>16.1f}{r['percent_of_matmul']:>12.1f}%"
+            f"{r['peak_memory_mb']:>9.1f}{r['compile_seconds']:>11.2f}")
+
+
+def _layer_table(r, top=TOP_LAYERS):
+    """The slowest layers of the timed epoch, with the rest of the epoch on one line."""
+    rows = r["layers"][:top]
+    rest_label = "everything else (other layers, loss, sampling, optimizer, batches)"
+    width = max([len(f"{row['name']}  {row['layer']}") for row in rows] + [len(rest_label)])
+    lines = [f"  where the time goes: {r['backend']}, {r['model']} (one more epoch with a "
+             f"timer around every layer: {r['layer_epoch_seconds']:.3f} s; top {len(rows)} "
+             f"of {len(r['layers'])} layers)",
+             f"    {'layer':<{width}}{'forward s':>11}{'backward s':>12}{'total s':>9}"
+             f"{'% epoch':>9}{'GFLOP/s':>9}"]
+    for row in rows:
+        gflops = f"{row['gflops']:.2f}" if row["gflops"] is not None else "-"
+        lines.append(f"    {row['name'] + '  ' + row['layer']:<{width}}"
+                     f"{row['forward_seconds']:>11.3f}{row['backward_seconds']:>12.3f}"
+                     f"{row['seconds']:>9.3f}{row['percent_of_epoch']:>8.1f}%{gflops:>9}")
+    rest = r["layer_epoch_seconds"] - sum(row["seconds"] for row in rows)
+    lines.append(f"    {rest_label:<{width}}"
+                 f"{'':>23}{rest:>9.3f}{100 * rest / r['layer_epoch_seconds']:>8.1f}%")
+    return "\n".join(lines)
+
+
+__all__ = ["run_bench", "bench_model", "multiply_adds", "step_flops", "layer_flops",
+           "flop_per_image", "model_parts", "LayerCost", "matmul_gflops", "LayerTimer", "MODELS",
+           "DEFAULT_BACKENDS"]
