@@ -133,3 +133,29 @@ def test_command_line_train_on_mnist_files_and_missing_files(tmp_path):
     assert run.returncode == 1
     assert "error: " in run.stderr and "t10k-labels-idx1-ubyte" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("command", ["demo", "train", "thesis"])
+def test_every_command_takes_a_backend_and_refuses_one_that_cannot_run(command, capsys,
+                                                                        monkeypatch):
+    from vae_from_scratch.backend import BackendUnavailable, get_backend
+    from vae_from_scratch.cli import main
+    assert main([command, "--backend", "tensorflow"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown backend 'tensorflow'") and "numpy" in err
+    monkeypatch.setenv("VAE_BACKEND", "no-such-backend")      # the environment is the default
+    assert main([command]) == 1
+    assert "no-such-backend" in capsys.readouterr().err
+    try:
+        get_backend("cupy")
+    except BackendUnavailable as why:                         # the reason reaches the user
+        assert main([command, "--backend", "cupy"]) == 1
+        assert capsys.readouterr().err.strip() == f"error: {why}"
+
+
+def test_describe_names_the_backend_and_reports_the_compile_time_apart():
+    from vae_from_scratch.backend import Backend, KERNELS, describe, get_backend
+    assert describe(get_backend("numpy")) == f"backend: numpy (numpy {np.__version__})"
+    ref = get_backend("numpy")
+    jit = Backend(name="jit", xp=np, warmup=lambda: 1.25, **{k: getattr(ref, k) for k in KERNELS})
+    assert describe(jit).endswith("kernels compiled or loaded from the cache in 1.2 s")

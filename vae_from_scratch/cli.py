@@ -1,7 +1,12 @@
 """Command line: python -m vae_from_scratch <command> [options]."""
 
 import argparse
+import os
 import sys
+
+# Every command takes --backend; without it, $VAE_BACKEND, else the fastest that works.
+BACKEND_HELP = ("numpy, numba, cupy or auto: CuPy where a GPU works, else Numba where it is "
+                "installed, else NumPy (default: $VAE_BACKEND, else auto)")
 
 
 def main(argv=None):
@@ -13,7 +18,7 @@ def main(argv=None):
     demo.add_argument("--steps", type=int, default=3000, help="SGD steps (default 3000)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.add_argument("--out", default="runs/demo", help="folder for the figure (default runs/demo)")
-    demo.add_argument("--backend", default=None, help="numpy (default: $VAE_BACKEND or numpy)")
+    demo.add_argument("--backend", default=None, help=BACKEND_HELP)
 
     train = sub.add_parser("train", help="train a VAE on handwritten digits and report the "
                                          "test ELBO and the IWAE estimate of log p(x)")
@@ -41,7 +46,7 @@ def main(argv=None):
                        help="download MNIST into --data-dir first (needs the network)")
     train.add_argument("--resume", action="store_true",
                        help="continue from OUT/checkpoint.npz if it exists")
-    train.add_argument("--backend", default="auto", help="numpy or auto (default auto)")
+    train.add_argument("--backend", default=None, help=BACKEND_HELP)
     train.add_argument("--quiet", action="store_true", help="no progress output")
 
     thesis = sub.add_parser("thesis", help="reproduce the thesis's chapter 3: the dual VAE on "
@@ -61,7 +66,7 @@ def main(argv=None):
     thesis.add_argument("--oversample", type=int, default=1,
                         help="repeat the images without active background this many times")
     thesis.add_argument("--out", default="runs/thesis")
-    thesis.add_argument("--backend", default="auto")
+    thesis.add_argument("--backend", default=None, help=BACKEND_HELP)
     thesis.add_argument("--quiet", action="store_true")
 
     bench = sub.add_parser("bench", help="time one training epoch of the dual VAE and of an "
@@ -80,6 +85,15 @@ def main(argv=None):
     bench.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
     args = parser.parse_args(argv)
+    if getattr(args, "backend", None) is None and args.command in ("demo", "train", "thesis"):
+        args.backend = os.environ.get("VAE_BACKEND", "").strip() or "auto"
+    if args.command in ("demo", "train", "thesis"):
+        from .backend import BackendUnavailable, get_backend
+        try:
+            get_backend(args.backend)
+        except (BackendUnavailable, ValueError) as error:     # unknown, or cannot run here
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     if args.command == "demo":
         from .demo import run
         run(steps=args.steps, seed=args.seed, out_dir=args.out, backend=args.backend)

@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 
+from .backend import describe, get_backend, to_numpy
 from .nn import Dense, Sequential, Tanh
 
 
@@ -26,25 +27,27 @@ def make_data(n, rng):
 def run(steps=3000, batch=64, lr=0.02, momentum=0.9, seed=0, out_dir="runs/demo",
         log_every=300, backend=None, plot=True):
     """Train the MLP; print the loss as it falls; return the history of (step, loss)."""
+    bk = get_backend(backend)
+    print(describe(bk))
     rng = np.random.default_rng(seed)
     x_train, y_train = make_data(512, rng)
     x_test, y_test = make_data(256, rng)
-    net = Sequential(Dense(1, 32, rng=rng, backend=backend), Tanh(backend=backend),
-                     Dense(32, 32, rng=rng, backend=backend), Tanh(backend=backend),
-                     Dense(32, 1, rng=rng, backend=backend))
+    net = Sequential(Dense(1, 32, rng=rng, backend=bk), Tanh(backend=bk),
+                     Dense(32, 32, rng=rng, backend=bk), Tanh(backend=bk),
+                     Dense(32, 1, rng=rng, backend=bk))
     params, grads = net.params, net.grads          # flat views, valid for the whole run
-    velocity = {name: np.zeros_like(p) for name, p in params.items()}
+    velocity = {name: bk.xp.zeros_like(p) for name, p in params.items()}
     print(f"demo: fitting y = sin(3x) + noise with {net.n_params} parameters, "
           f"backend {net.backend.name}")
 
     def mse(x, y):
-        return float(np.mean((net.forward(x) - y) ** 2))
+        return float(bk.xp.mean((net.forward(bk.asarray(x)) - bk.asarray(y)) ** 2))
 
     history = [(0, mse(x_test, y_test))]
     print(f"  step {0:>5}  test MSE {history[-1][1]:.4f}")
     for step in range(1, steps + 1):
         idx = rng.integers(0, len(x_train), size=batch)
-        x, y = x_train[idx], y_train[idx]
+        x, y = bk.asarray(x_train[idx]), bk.asarray(y_train[idx])
         y_hat = net.forward(x)
         net.backward(2 * (y_hat - y) / len(x))            # dL/dŷ of the mean squared error
         for name in params:                               # SGD with momentum, in place
@@ -71,7 +74,8 @@ def _plot(net, x_train, y_train, history, out_dir):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
     ax1.scatter(x_train[:, 0], y_train[:, 0], s=4, alpha=0.4, label="training data")
     ax1.plot(grid[:, 0], np.sin(3 * grid[:, 0]), "k--", lw=1, label="sin(3x)")
-    ax1.plot(grid[:, 0], net.forward(grid)[:, 0], "C3", lw=2, label="MLP")
+    ax1.plot(grid[:, 0], to_numpy(net.forward(net.backend.asarray(grid)))[:, 0], "C3", lw=2,
+             label="MLP")
     ax1.set(xlabel="x", ylabel="y", title="fit")
     ax1.legend(fontsize=8)
     steps, losses = zip(*history)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .backend import get_backend
+from .backend import describe, get_backend
 from .data import binarize_static, load_dataset
 from .models import conv_vae, mlp_vae
 from .objectives import linear_beta_schedule
@@ -47,7 +47,7 @@ def train_vae(data="digits", model="mlp", likelihood="bernoulli", *, latent_dim=
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     say = (lambda *a: None) if quiet else print
-    say(f"backend: {bk.name}")
+    say(describe(bk))
 
     # Data: one Generator for the split and the fixed binarizations, another for training.
     data_rng = np.random.default_rng(seed)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .backend import get_backend
+from .backend import describe, get_backend
 from .data.synthetic import SYNTHETIC_NAMES, make_synthetic
 from .models.dual_vae import DualVAE
 from .optim import Adam
@@ -187,7 +187,7 @@ def run_thesis(datasets=SYNTHETIC_NAMES, out_dir="runs/thesis", *, quick=False, 
     bk = get_backend(backend)
     out = Path(out_dir)
     say = (lambda *a: None) if quiet else print
-    say(f"backend: {bk.name}")
+    say(describe(bk))
     sizes = dict(n_train=256, n_test=128, eval_every=1) if quick else {}
     epochs = 2 if quick else epochs
     results = []

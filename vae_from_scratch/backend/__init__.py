@@ -150,6 +150,21 @@ class BackendUnavailable(RuntimeError):
     """A known backend cannot run here (its package is missing, or no GPU works)."""
 
 
+def describe(backend):
+    """The line a run prints first: which backend, on which library; for a JIT backend
+    the kernels are compiled (or loaded from the on-disk cache) now, and the time is
+    reported here, apart from the run's own timings."""
+    xp = backend.xp
+    text = f"backend: {backend.name} ({xp.__name__} {getattr(xp, '__version__', '')}"
+    if backend.name == "numba":
+        import numba
+        text += f", Numba {numba.__version__}, {numba.get_num_threads()} threads"
+    text += ")"
+    if backend.warmup is not None:
+        text += f"; kernels compiled or loaded from the cache in {backend.warmup():.1f} s"
+    return text
+
+
 def available_backends():
     """Names of the backends that load on this machine, fastest first."""
     names = []
@@ -190,5 +205,5 @@ def get_backend(name=None):
     return _CACHE[key]
 
 
-__all__ = ["Backend", "BackendUnavailable", "KERNELS", "ENV_VAR", "array_module", "to_numpy",
+__all__ = ["Backend", "BackendUnavailable", "KERNELS", "ENV_VAR", "array_module", "to_numpy", "describe",
            "available_backends", "default_backend_name", "get_backend"]

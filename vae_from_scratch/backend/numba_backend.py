@@ -29,7 +29,7 @@ def warmup():
         b = np.zeros(3, dtype)
         out, cache = numba_conv.conv2d_forward(x, w, b, 2, 1)
         numba_conv.conv2d_backward(out, cache)
-        out, cache = numba_conv.conv_transpose2d_forward(x, w.transpose(1, 0, 2, 3).copy(), b[:2],
+        out, cache = numba_conv.conv_transpose2d_forward(x, w.transpose(1, 0, 2, 3).copy(), b,
                                                          2, 1, (1, 1))
         numba_conv.conv_transpose2d_backward(out, cache)
         for pool in ("max", "avg"):
