@@ -145,7 +145,13 @@ class Optimizer:
     def grad_norm(self):
         """The global L2 norm √(Σ over every tensor Σ g²) of the gradients, as a float.
         Raises FloatingPointError, naming the tensors, if it is not finite."""
-        squares = {name: float((g * g).sum()) for name, g in self.grads.items()}
+        names = list(self.grads)
+        if not names:
+            return 0.0
+        xp = _xp(self.grads[names[0]])
+        # one transfer to the host for all tensors (on a GPU each float() waits for it)
+        sums = to_numpy(xp.stack([(self.grads[n] * self.grads[n]).sum() for n in names]))
+        squares = dict(zip(names, sums.tolist()))
         norm = math.sqrt(sum(squares.values()))
         if not math.isfinite(norm):
             bad = [name for name, g in self.grads.items() if not bool(_xp(g).isfinite(g).all())]

@@ -31,59 +31,49 @@ import numpy as np
 from numba import njit, prange
 
 from .numpy_conv import conv_transpose2d_output_size
-from .numpy_im2col import conv_output_size
+from .numpy_im2col import conv_output_size, pad2d
 
 JIT = dict(parallel=True, cache=True, fastmath=False, nogil=True)
 
 
 @njit(**JIT)
-def _im2col_kernel(x, k, s, p, cols):
+def _im2col_kernel(x_pad, k, s, cols):
     """cols[(n·Ho + i)·Wo + j, (c·k + u)·k + v] = x_pad[n, c, i·s + u, j·s + v].
 
-    x: (N, C, H, W) -> cols: (N·Ho·Wo, C·k·k), one row per output pixel, as the
-    reference lays it out (numpy_conv._correlate)."""
-    N, C, H, W = x.shape
-    Ho = (H + 2 * p - k) // s + 1
-    Wo = (W + 2 * p - k) // s + 1
+    x_pad: (N, C, H + 2p, W + 2p), zero-padded -> cols: (N·Ho·Wo, C·k·k), one row per
+    output pixel, as the reference lays it out (numpy_conv._correlate).  Padding the
+    input first keeps the loops free of bounds tests."""
+    N, C = x_pad.shape[0], x_pad.shape[1]
+    Ho = (x_pad.shape[2] - k) // s + 1
+    Wo = (x_pad.shape[3] - k) // s + 1
     for n in prange(N):
         for i in range(Ho):
             for j in range(Wo):
                 row = (n * Ho + i) * Wo + j
                 for c in range(C):
                     for u in range(k):
-                        r = i * s + u - p
                         at = (c * k + u) * k
-                        if r < 0 or r >= H:
-                            for v in range(k):
-                                cols[row, at + v] = 0.0
-                            continue
                         for v in range(k):
-                            q = j * s + v - p
-                            cols[row, at + v] = x[n, c, r, q] if 0 <= q < W else 0.0
+                            cols[row, at + v] = x_pad[n, c, i * s + u, j * s + v]
 
 
 @njit(**JIT)
-def _col2im_kernel(dcols, k, s, p, dx):
-    """The adjoint of `_im2col_kernel`: dx[n, c, y, x] = Σ dcols[row, col] over every
-    (row, col) that read x[n, c, y, x].  dcols: (N·Ho·Wo, C·k·k) -> dx: (N, C, H, W)."""
-    N, C, H, W = dx.shape
-    Ho = (H + 2 * p - k) // s + 1
-    Wo = (W + 2 * p - k) // s + 1
+def _col2im_kernel(dcols, k, s, dx_pad):
+    """The adjoint of `_im2col_kernel`: dx_pad[n, c, y, x] = Σ dcols[row, col] over every
+    (row, col) that read position (y, x).  dcols: (N·Ho·Wo, C·k·k) -> dx_pad, padded."""
+    N, C = dx_pad.shape[0], dx_pad.shape[1]
+    Ho = (dx_pad.shape[2] - k) // s + 1
+    Wo = (dx_pad.shape[3] - k) // s + 1
     for n in prange(N):
-        dx[n] = 0.0
+        dx_pad[n] = 0.0
         for i in range(Ho):
             for j in range(Wo):
                 row = (n * Ho + i) * Wo + j
                 for c in range(C):
                     for u in range(k):
-                        r = i * s + u - p
-                        if r < 0 or r >= H:
-                            continue
                         at = (c * k + u) * k
                         for v in range(k):
-                            q = j * s + v - p
-                            if 0 <= q < W:
-                                dx[n, c, r, q] += dcols[row, at + v]
+                            dx_pad[n, c, i * s + u, j * s + v] += dcols[row, at + v]
 
 
 @njit(**JIT)
@@ -115,7 +105,7 @@ def _im2col(x, k, s, p):
     N, C, H, W = x.shape
     Ho, Wo = conv_output_size(H, k, s, p), conv_output_size(W, k, s, p)
     cols = np.empty((N * Ho * Wo, C * k * k), dtype=x.dtype)
-    _im2col_kernel(np.ascontiguousarray(x), k, s, p, cols)
+    _im2col_kernel(np.ascontiguousarray(pad2d(x, p)), k, s, cols)
     return cols, Ho, Wo
 
 
@@ -142,9 +132,10 @@ def _scatter(dy_rows, w, x_shape, s, p):
     """dy_rows: (N·Ho·Wo, F), w: (F, C, k, k) -> dx: x_shape = (N, C, H, W)."""
     F, _, k, _ = w.shape
     dcols = dy_rows @ w.reshape(F, -1)                                       # BLAS
-    dx = np.empty(x_shape, dtype=dy_rows.dtype)
-    _col2im_kernel(dcols, k, s, p, dx)
-    return dx
+    N, C, H, W = x_shape
+    dx_pad = np.empty((N, C, H + 2 * p, W + 2 * p), dtype=dy_rows.dtype)
+    _col2im_kernel(dcols, k, s, dx_pad)
+    return dx_pad if p == 0 else np.ascontiguousarray(dx_pad[:, :, p:p + H, p:p + W])
 
 
 def _weight_grad(dy_rows, cols, w_shape):
