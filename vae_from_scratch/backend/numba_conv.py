@@ -77,15 +77,18 @@ def _col2im_kernel(dcols, k, s, dx_pad):
 
 
 @njit(**JIT)
-def _to_rows(a, rows):
-    """rows[(n·H + i)·W + j, c] = a[n, c, i, j]: NCHW to (pixels × channels)."""
+def _to_rows(a, rows, sums):
+    """rows[(n·H + i)·W + j, c] = a[n, c, i, j]: NCHW to (pixels × channels), and
+    sums[n, c] = Σ_{i,j} a[n, c, i, j] on the way (the bias gradient, summed over n after)."""
     N, C, H, W = a.shape
     for n in prange(N):
-        for i in range(H):
-            for j in range(W):
-                row = (n * H + i) * W + j
-                for c in range(C):
-                    rows[row, c] = a[n, c, i, j]
+        for c in range(C):
+            total = 0.0
+            for i in range(H):
+                for j in range(W):
+                    rows[(n * H + i) * W + j, c] = a[n, c, i, j]
+                    total += a[n, c, i, j]
+            sums[n, c] = total
 
 
 @njit(**JIT)
@@ -110,11 +113,12 @@ def _im2col(x, k, s, p):
 
 
 def _rows(a):
-    """NCHW -> (N·H·W, C)."""
+    """NCHW -> (N·H·W, C), and the sum over n, i, j of each channel: (C,)."""
     N, C, H, W = a.shape
     rows = np.empty((N * H * W, C), dtype=a.dtype)
-    _to_rows(np.ascontiguousarray(a), rows)
-    return rows
+    sums = np.empty((N, C), dtype=a.dtype)
+    _to_rows(np.ascontiguousarray(a), rows, sums)
+    return rows, sums.sum(axis=0)
 
 
 def _correlate(x, w, b, s, p):
@@ -154,9 +158,9 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
 def conv2d_backward(dout, cache, need_dx=True):
     """As numpy_conv.conv2d_backward: (dx or None, dw, db)."""
     x_shape, cols, w, stride, padding = cache
-    dy_rows = _rows(dout)
+    dy_rows, db = _rows(dout)
     dx = _scatter(dy_rows, w, x_shape, stride, padding) if need_dx else None
-    return dx, _weight_grad(dy_rows, cols, w.shape), dy_rows.sum(axis=0)
+    return dx, _weight_grad(dy_rows, cols, w.shape), db
 
 
 def conv_transpose2d_forward(x, w, b, stride=1, padding=0, output_padding=(0, 0)):
@@ -165,7 +169,7 @@ def conv_transpose2d_forward(x, w, b, stride=1, padding=0, output_padding=(0, 0)
     F, k = w.shape[1], w.shape[2]
     Ho = conv_transpose2d_output_size(H, k, stride, padding, output_padding[0])
     Wo = conv_transpose2d_output_size(W, k, stride, padding, output_padding[1])
-    x_rows = _rows(x)
+    x_rows, _ = _rows(x)
     out = _scatter(x_rows, w, (N, F, Ho, Wo), stride, padding)
     out += b[None, :, None, None]
     return out, (x_rows, x.shape, w, stride, padding)
