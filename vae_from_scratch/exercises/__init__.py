@@ -1,0 +1,135 @@
+"""Coursework: exercises with stubs, hints and an autograder.
+
+Each exercise asks for one kernel of the package, written again from scratch: the
+backward pass of a dense layer, a convolution, the KL term of the ELBO, the IWAE
+bound, …  A student copies the exercise's stub (a .py file in exercises/stubs/ whose
+docstrings state the task, the shapes and the equation), fills in the body, and runs
+the grader, which checks the function against finite differences and against the
+package's own implementation over shapes chosen to break the usual mistakes:
+
+    python -m vae_from_scratch.exercises list
+    python -m vae_from_scratch.exercises stub conv2d_forward > my_conv.py
+    python -m vae_from_scratch.exercises hint conv2d_forward
+    python -m vae_from_scratch.exercises check conv2d_forward --file my_conv.py
+
+One module per exercise (conv2d_forward.py, …) holds its title, chapter, hint,
+reference functions and graded cases; grading.py holds what they share.  From Python:
+
+    from vae_from_scratch.exercises import get_exercise
+    report = get_exercise("conv2d_forward").grade_file("my_conv.py")
+    print(report.format()); report.passed
+"""
+
+import pathlib
+from dataclasses import dataclass
+from types import ModuleType
+
+from . import (bernoulli_log_likelihood, conv2d_backward, conv2d_forward, conv_transpose2d,
+               dense_backward, elbo, gaussian_kl, iwae_bound, max_pool2d_backward,
+               reparameterize, score_function)
+from .grading import CaseResult, Fail, Report, Student, load_functions, run_cases
+
+STUB_DIR = pathlib.Path(__file__).resolve().parent / "stubs"
+
+# The chapters of DESIGN.md's table that the exercises follow: title, script.
+CHAPTERS = {
+    "ch03": ("KL divergence", "chapters/ch03_kl_divergence.py"),
+    "ch05": ("gradient estimators", "chapters/ch05_gradient_estimators.py"),
+    "ch06": ("neural networks", "chapters/ch06_neural_networks.py"),
+    "ch07": ("the VAE", "chapters/ch07_vae.py"),
+    "ch08": ("CNN", "chapters/ch08_cnn.py"),
+    "ch10": ("beyond the VAE", "chapters/ch10_beyond.py"),
+}
+
+# In the order a course would take them: the network first, then the probability.
+_MODULES = (dense_backward, conv2d_forward, conv2d_backward, max_pool2d_backward,
+            conv_transpose2d, gaussian_kl, reparameterize, score_function,
+            bernoulli_log_likelihood, elbo, iwae_bound)
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise, read from its module: NAME, CHAPTER, TITLE, EQUATIONS, FUNCTIONS,
+    HINT, REFERENCE ({function name: the package's implementation}) and cases()."""
+
+    module: ModuleType
+
+    @property
+    def name(self):
+        return self.module.NAME
+
+    @property
+    def chapter(self):
+        return self.module.CHAPTER
+
+    @property
+    def chapter_title(self):
+        return f"{self.chapter} {CHAPTERS[self.chapter][0]}"
+
+    @property
+    def chapter_script(self):
+        return CHAPTERS[self.chapter][1]
+
+    @property
+    def title(self):
+        return self.module.TITLE
+
+    @property
+    def equations(self):
+        return self.module.EQUATIONS
+
+    @property
+    def functions(self):
+        return tuple(self.module.FUNCTIONS)
+
+    @property
+    def hint(self):
+        return self.module.HINT.strip()
+
+    @property
+    def stub_path(self):
+        return STUB_DIR / f"{self.name}.py"
+
+    def stub_text(self):
+        return self.stub_path.read_text(encoding="utf-8")
+
+    def heading(self):
+        return f"{self.title} ({self.chapter_title}; {self.equations})"
+
+    def cases(self):
+        return self.module.cases()
+
+    def grade(self, functions, source="<functions>", path=None):
+        """Grade {function name: callable}; returns a Report (never raises)."""
+        student = Student(functions, path=path)
+        return Report(self.name, source, self.heading(), run_cases(self.cases(), student))
+
+    def grade_file(self, path):
+        """Import the functions from the file at `path` and grade them."""
+        try:
+            functions = load_functions(path, self.functions)
+        except Fail as fail:
+            cases = self.cases()               # every case fails, with the same message
+            report = Report(self.name, str(path), self.heading(), load_error=fail.message)
+            report.results = [CaseResult(case.label, case.shape, False, None, fail.message)
+                              for case in cases]
+            return report
+        return self.grade(functions, source=str(path), path=path)
+
+    def grade_reference(self):
+        """Grade the package's own implementation (it must pass every case)."""
+        return self.grade(self.module.REFERENCE, source="the package's reference implementation")
+
+
+EXERCISES = {module.NAME: Exercise(module) for module in _MODULES}
+
+
+def get_exercise(name):
+    """The Exercise called `name`; KeyError listing the names if there is none."""
+    try:
+        return EXERCISES[name]
+    except KeyError:
+        raise KeyError(f"no exercise {name!r}; the exercises are: {', '.join(EXERCISES)}") from None
+
+
+__all__ = ["EXERCISES", "CHAPTERS", "Exercise", "Report", "get_exercise"]
