@@ -19,8 +19,7 @@ def _pyplot():
 
 def _show(ax, image):
     """Draw one grey image on [0, 1] (NaN gaps white), without ticks."""
-    cmap = _pyplot().get_cmap("gray").copy()
-    cmap.set_bad("white")
+    cmap = _pyplot().get_cmap("gray").with_extremes(bad="white")
     ax.imshow(np.asarray(image), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
