@@ -316,9 +316,17 @@ class Adam(Optimizer):
         m += (1 - beta1) * g                    # m = β₁ m + (1 − β₁) g
         v *= beta2
         v += (1 - beta2) * (g * g)              # v = β₂ v + (1 − β₂) g²
+        # p ← p − lr · m̂ / (√v̂ + ε), m̂ = m / (1 − β₁ᵗ), v̂ = v / (1 − β₂ᵗ), computed in
+        # two buffers rather than a temporary per operation (this runs for every
+        # tensor at every step), in the same order, so the results are unchanged
+        xp = _xp(p)
         m_hat = m / (1 - beta1 ** t)
         v_hat = v / (1 - beta2 ** t)
-        p -= lr * m_hat / (v_hat ** 0.5 + self.eps)
+        denominator = xp.sqrt(v_hat, out=v_hat)
+        denominator += self.eps                              # √v̂ + ε
+        step = xp.multiply(lr, m_hat, out=m_hat)             # lr · m̂
+        step /= denominator
+        p -= step
 
 
 OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
