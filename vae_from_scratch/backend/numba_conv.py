@@ -16,15 +16,19 @@ where the reference spends its time on the thesis's small tensors:
   one after another; here each image is scattered in one pass.
 * the NCHW ↔ (pixels × channels) transposes around the products, fused with the bias.
 
-Every kernel runs the images of the batch in parallel (`prange` over n); each image
-writes only its own rows and pixels, so there are no races, and each output element
-is computed by the same additions in the same order as a serial loop would, so
-results do not depend on the number of threads.  fastmath stays off: the sums are
-those of the reference up to the order of terms.
+Every kernel runs the images of the batch in parallel (`prange` over n): a batch of 32
+splits evenly over the threads, where the output channels (1 to 32 here) often would
+not.  Each image writes only its own rows and pixels, so there are no races, and each
+output element is computed by the same additions in the same order as a serial loop
+would, so these loops give the same results with any number of threads.  (OpenBLAS's
+products do not: it splits its sums by thread count.)  fastmath stays off: the sums
+are those of the reference up to the order of terms.
 
-(We also wrote direct convolution loops, vectorised over output pixels.  On these
-shapes they were faster only for the one-channel first layer, by 15 %, and slower
-elsewhere, up to 4× for the input gradients; one method for all is simpler to read.)
+Two alternatives were measured and dropped.  Direct convolution loops, vectorised over
+output pixels, were faster only for the one-channel first layer, by 15 %, and slower
+elsewhere, up to 4× for the input gradients.  A tap-major im2col (one row per kernel
+tap, so that the products come out channel-major) made an epoch 15 % slower.  One
+method for all layers is also simpler to read.
 """
 
 import numpy as np
