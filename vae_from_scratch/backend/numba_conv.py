@@ -35,7 +35,7 @@ import numpy as np
 from numba import njit, prange
 
 from .numpy_conv import conv_transpose2d_output_size
-from .numpy_im2col import conv_output_size, pad2d
+from .numpy_im2col import conv_output_size
 
 JIT = dict(parallel=True, cache=True, fastmath=False, nogil=True)
 
@@ -108,11 +108,22 @@ def _from_rows(rows, b, out):
 
 # --- the three linear maps ----------------------------------------------------------
 
+def _padded(x, p):
+    """x zero-padded by p on both spatial axes.  (numpy's np.pad, which the reference
+    uses, costs about 0.15 ms per call in its generic machinery, 4 calls per step.)"""
+    if p == 0:
+        return np.ascontiguousarray(x)
+    N, C, H, W = x.shape
+    out = np.zeros((N, C, H + 2 * p, W + 2 * p), dtype=x.dtype)
+    out[:, :, p:p + H, p:p + W] = x
+    return out
+
+
 def _im2col(x, k, s, p):
     N, C, H, W = x.shape
     Ho, Wo = conv_output_size(H, k, s, p), conv_output_size(W, k, s, p)
     cols = np.empty((N * Ho * Wo, C * k * k), dtype=x.dtype)
-    _im2col_kernel(np.ascontiguousarray(pad2d(x, p)), k, s, cols)
+    _im2col_kernel(_padded(x, p), k, s, cols)
     return cols, Ho, Wo
 
 
