@@ -21,8 +21,6 @@
 # `vae_from_scratch.optim.SGD`, the same class that trains the VAEs later.
 
 # %%
-import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -37,28 +35,15 @@ matplotlib.use("Agg")                       # figures go to files, no screen nee
 import matplotlib.pyplot as plt             # noqa: E402
 import numpy as np                          # noqa: E402
 
+from vae_from_scratch.chapter_tools import parse_chapter_args, save_figure as save, write_results  # noqa: E402
 from vae_from_scratch.optim import SGD, exponential_decay   # noqa: E402
 
 CHAPTER = "ch01"
 
 
 def parse_args(argv=None):
-    """--quick, --out, --seed.  parse_known_args: inside Jupyter, sys.argv holds the
-    kernel's own arguments (-f kernel.json), which are ignored."""
-    p = argparse.ArgumentParser(description="Chapter 1: optimization")
-    p.add_argument("--quick", action="store_true", help="smaller runs, a few seconds")
-    p.add_argument("--out", default=f"runs/chapters/{CHAPTER}", help="folder for the figures")
-    p.add_argument("--seed", type=int, default=0)
-    args, _ = p.parse_known_args(argv)
-    return args
-
-
-def save(fig, out, name):
-    path = Path(out) / name
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    return parse_chapter_args(argv, "ch01", "Chapter 1: optimization",
+                              "smaller runs, a few seconds")
 
 
 # %% [markdown]
@@ -511,9 +496,8 @@ def main(argv=None):
     results["summary"] = (f"GD ‖θ − θ̂‖ = {gd_vs_closed:.1e}; GD diverges above η = 2/λ_max = "
                           f"{lr_results['lr_limit']:.3f}; SGD N_M = 1 escapes the local minimum "
                           f"in {sgd1['share_global']:.0%} of runs (GD 0%)")
-    (out / "results.json").write_text(json.dumps(results, indent=1))
     print(f"\nfigures: {', '.join(results['figures'])}")
-    print(f"summary: {results['summary']}")
+    write_results(results, out)
     return results
 
 

@@ -24,8 +24,6 @@
 # The models live in `vae_from_scratch/toy_models.py`; the estimators are the library's.
 
 # %%
-import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -40,6 +38,7 @@ matplotlib.use("Agg")                       # figures go to files, no screen nee
 import matplotlib.pyplot as plt             # noqa: E402
 import numpy as np                          # noqa: E402
 
+from vae_from_scratch.chapter_tools import parse_chapter_args, save_figure as save, write_results  # noqa: E402
 from vae_from_scratch.objectives import log_likelihood, log_mean_exp          # noqa: E402
 from vae_from_scratch.toy_models import GaussianMixture, LinearGaussianModel  # noqa: E402
 
@@ -47,22 +46,8 @@ CHAPTER = "ch02"
 
 
 def parse_args(argv=None):
-    """--quick, --out, --seed.  parse_known_args: inside Jupyter, sys.argv holds the
-    kernel's own arguments (-f kernel.json), which are ignored."""
-    p = argparse.ArgumentParser(description="Chapter 2: latent variable models")
-    p.add_argument("--quick", action="store_true", help="fewer Monte Carlo draws, a few seconds")
-    p.add_argument("--out", default=f"runs/chapters/{CHAPTER}", help="folder for the figures")
-    p.add_argument("--seed", type=int, default=0)
-    args, _ = p.parse_known_args(argv)
-    return args
-
-
-def save(fig, out, name):
-    path = Path(out) / name
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    return parse_chapter_args(argv, "ch02", "Chapter 2: latent variable models",
+                              "fewer Monte Carlo draws, a few seconds")
 
 
 # %% [markdown]
@@ -323,9 +308,8 @@ def main(argv=None):
                           f"the posterior 0; at D = {d16['D']} naive log p̂ is off by "
                           f"{d16['naive_bias']:.1f} nats, IS with q = posterior by "
                           f"{abs(d16['posterior_bias']):.0e}")
-    (out / "results.json").write_text(json.dumps(results, indent=1))
     print(f"\nfigures: {', '.join(results['figures'])}")
-    print(f"summary: {results['summary']}")
+    write_results(results, out)
     return results
 
 

@@ -20,8 +20,6 @@
 #    KL(p ‖ q) covers both.
 
 # %%
-import argparse
-import json
 import math
 import os
 import time
@@ -37,6 +35,7 @@ matplotlib.use("Agg")                       # figures go to files, no screen nee
 import matplotlib.pyplot as plt             # noqa: E402
 import numpy as np                          # noqa: E402
 
+from vae_from_scratch.chapter_tools import parse_chapter_args, save_figure as save, write_results  # noqa: E402
 from vae_from_scratch.distributions import LOG_2PI, DiagonalGaussian, StandardNormal  # noqa: E402
 from vae_from_scratch.toy_models import (GaussianMixture, diagonal_cov, gaussian_kl,  # noqa: E402
                                          kl_by_quadrature)
@@ -45,22 +44,8 @@ CHAPTER = "ch03"
 
 
 def parse_args(argv=None):
-    """--quick, --out, --seed.  parse_known_args: inside Jupyter, sys.argv holds the
-    kernel's own arguments (-f kernel.json), which are ignored."""
-    p = argparse.ArgumentParser(description="Chapter 3: the KL divergence")
-    p.add_argument("--quick", action="store_true", help="fewer Monte Carlo draws, a few seconds")
-    p.add_argument("--out", default=f"runs/chapters/{CHAPTER}", help="folder for the figures")
-    p.add_argument("--seed", type=int, default=0)
-    args, _ = p.parse_known_args(argv)
-    return args
-
-
-def save(fig, out, name):
-    path = Path(out) / name
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    return parse_chapter_args(argv, "ch03", "Chapter 3: the KL divergence",
+                              "fewer Monte Carlo draws, a few seconds")
 
 
 def mc_mean(samples):
@@ -324,9 +309,8 @@ def main(argv=None):
                           f"{len(closed)} cases; KL(q‖p) = {a['kl_qp']:.3f} vs KL(p‖q) = "
                           f"{a['kl_pq']:.3f} for σ = {a['sigma']}; the log σ mix-up is "
                           f"{mixup['z_wrong']:.0f} SE off")
-    (out / "results.json").write_text(json.dumps(results, indent=1))
     print(f"\nfigures: {', '.join(results['figures'])}")
-    print(f"summary: {results['summary']}")
+    write_results(results, out)
     return results
 
 

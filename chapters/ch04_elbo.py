@@ -27,8 +27,6 @@
 #    the same amount at every step, since their sum log p(x) does not depend on q.
 
 # %%
-import argparse
-import json
 import math
 import os
 import time
@@ -44,6 +42,7 @@ matplotlib.use("Agg")                       # figures go to files, no screen nee
 import matplotlib.pyplot as plt             # noqa: E402
 import numpy as np                          # noqa: E402
 
+from vae_from_scratch.chapter_tools import parse_chapter_args, save_figure as save, write_results  # noqa: E402
 from vae_from_scratch.objectives import elbo                # noqa: E402
 from vae_from_scratch.optim import Adam, cosine_decay       # noqa: E402
 from vae_from_scratch.toy_models import LinearGaussianModel  # noqa: E402
@@ -52,22 +51,8 @@ CHAPTER = "ch04"
 
 
 def parse_args(argv=None):
-    """--quick, --out, --seed.  parse_known_args: inside Jupyter, sys.argv holds the
-    kernel's own arguments (-f kernel.json), which are ignored."""
-    p = argparse.ArgumentParser(description="Chapter 4: the ELBO")
-    p.add_argument("--quick", action="store_true", help="fewer draws and steps, a few seconds")
-    p.add_argument("--out", default=f"runs/chapters/{CHAPTER}", help="folder for the figures")
-    p.add_argument("--seed", type=int, default=0)
-    args, _ = p.parse_known_args(argv)
-    return args
-
-
-def save(fig, out, name):
-    path = Path(out) / name
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    return parse_chapter_args(argv, "ch04", "Chapter 4: the ELBO",
+                              "fewer draws and steps, a few seconds")
 
 
 def ellipse(mean, cov, k=2.0, n=200):
@@ -320,9 +305,8 @@ def main(argv=None):
                           f"{len(gaps)} q; tight bound std {tight['elbo_std']:.0e}; trained "
                           f"encoder KL {training['final_kl']:.4f} vs floor "
                           f"{training['kl_floor_mean']:.4f}")
-    (out / "results.json").write_text(json.dumps(results, indent=1))
     print(f"\nfigures: {', '.join(results['figures'])}")
-    print(f"summary: {results['summary']}")
+    write_results(results, out)
     return results
 
 

@@ -24,8 +24,6 @@
 # the same mean (both unbiased), and very different variances.
 
 # %%
-import argparse
-import json
 import math
 import os
 import time
@@ -41,6 +39,7 @@ matplotlib.use("Agg")                       # figures go to files, no screen nee
 import matplotlib.pyplot as plt             # noqa: E402
 import numpy as np                          # noqa: E402
 
+from vae_from_scratch.chapter_tools import parse_chapter_args, save_figure as save, write_results  # noqa: E402
 from vae_from_scratch.distributions import DiagonalGaussian, StandardNormal  # noqa: E402
 from vae_from_scratch.objectives import elbo                                 # noqa: E402
 from vae_from_scratch.optim import Adam                                      # noqa: E402
@@ -51,22 +50,8 @@ ESTIMATORS = {"reparameterization": "RP", "score_function": "SF"}
 
 
 def parse_args(argv=None):
-    """--quick, --out, --seed.  parse_known_args: inside Jupyter, sys.argv holds the
-    kernel's own arguments (-f kernel.json), which are ignored."""
-    p = argparse.ArgumentParser(description="Chapter 5: gradient estimators")
-    p.add_argument("--quick", action="store_true", help="fewer draws and steps, a few seconds")
-    p.add_argument("--out", default=f"runs/chapters/{CHAPTER}", help="folder for the figures")
-    p.add_argument("--seed", type=int, default=0)
-    args, _ = p.parse_known_args(argv)
-    return args
-
-
-def save(fig, out, name):
-    path = Path(out) / name
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    return parse_chapter_args(argv, "ch05", "Chapter 5: gradient estimators",
+                              "fewer draws and steps, a few seconds")
 
 
 # %% [markdown]
@@ -332,9 +317,8 @@ def main(argv=None):
                           f"gradient); score-function variance {grads['total_var_ratio']:.0f}× "
                           f"the reparameterization one at D = 2, {dims[-1]['ratio']:.0f}× at "
                           f"D = {dims[-1]['D']}")
-    (out / "results.json").write_text(json.dumps(results, indent=1))
     print(f"\nfigures: {fig}")
-    print(f"summary: {results['summary']}")
+    write_results(results, out)
     return results
 
 

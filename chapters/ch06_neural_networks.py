@@ -15,8 +15,6 @@
 # or open it as a notebook (the `# %%` lines are cells).
 
 # %%
-import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -30,6 +28,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from vae_from_scratch.chapter_tools import parse_chapter_args, write_results  # noqa: E402
 from vae_from_scratch.backend import get_backend, to_numpy  # noqa: E402
 from vae_from_scratch.data import load_dataset  # noqa: E402
 from vae_from_scratch.gradcheck import gradcheck  # noqa: E402
@@ -41,16 +40,9 @@ from vae_from_scratch.plots import _pyplot  # noqa: E402
 
 
 def parse_args(argv=None):
-    """--quick, --out, --backend, --seed.  parse_known_args: a notebook kernel passes
-    flags of its own (-f kernel.json), which are ignored."""
-    p = argparse.ArgumentParser(description="Chapter 6: neural networks, backpropagation, "
-                                            "gradient checking (thesis §2.6)")
-    p.add_argument("--quick", action="store_true", help="fewer epochs: seconds, not a minute")
-    p.add_argument("--out", default="runs/chapters/ch06", help="folder for the figures")
-    p.add_argument("--backend", default="numpy", help="numpy (default), numba, cupy or auto")
-    p.add_argument("--seed", type=int, default=0)
-    args, _ = p.parse_known_args(argv)
-    return args
+    return parse_chapter_args(argv, "ch06", "Chapter 6: neural networks, backpropagation, "
+                                            "gradient checking (thesis §2.6)",
+                              "fewer epochs: seconds, not a minute", backend=True)
 
 
 # %% [markdown]
@@ -445,9 +437,8 @@ def main(argv=None):
         f"{np.mean([l[0] for l in tr['relu']['loss']]):.2f} → "
         f"{np.mean([l[-1] for l in tr['relu']['loss']]):.3f} nats (relu); epochs to 0.5 nats: "
         + ", ".join(f"{a} {reach[a]:.1f}" for a in tr))
-    (out / "results.json").write_text(json.dumps(results, indent=1))
     print(f"\nchapter 6 done in {results['seconds']:.1f} s; figures and results.json in {out}/")
-    print(f"summary: {results['summary']}")
+    write_results(results, out)
     return results
 
 

@@ -23,8 +23,6 @@
 # Run: `python chapters/ch07_vae.py [--quick] [--out DIR]`, or open it as a notebook.
 
 # %%
-import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -34,6 +32,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from vae_from_scratch.chapter_tools import parse_chapter_args, write_results  # noqa: E402
 from vae_from_scratch.backend import get_backend, to_numpy  # noqa: E402
 from vae_from_scratch.data import binarize_static, load_dataset  # noqa: E402
 from vae_from_scratch.distributions import StandardNormal  # noqa: E402
@@ -50,14 +49,8 @@ from vae_from_scratch.train import evaluate_elbo, evaluate_log_likelihood, fit  
 
 
 def parse_args(argv=None):
-    """--quick, --out, --backend, --seed (parse_known_args: notebook flags are ignored)."""
-    p = argparse.ArgumentParser(description="Chapter 7: the VAE on digits (thesis §2.7)")
-    p.add_argument("--quick", action="store_true", help="30 epochs instead of 300")
-    p.add_argument("--out", default="runs/chapters/ch07", help="folder for the figures")
-    p.add_argument("--backend", default="numpy", help="numpy (default), numba, cupy or auto")
-    p.add_argument("--seed", type=int, default=0)
-    args, _ = p.parse_known_args(argv)
-    return args
+    return parse_chapter_args(argv, "ch07", "Chapter 7: the VAE on digits (thesis §2.7)",
+                              "30 epochs instead of 300", backend=True)
 
 
 # %% [markdown]
@@ -390,9 +383,8 @@ def main(argv=None):
         + " / ".join(f"{g[k]['kl']:.2f}" for k in ("σ² = 1", "σ² = 0.1", "σ² = 0.01"))
         + f"; 2-D latent: nearest-neighbour label agreement "
         f"{results['latent_2d']['nearest_neighbour_label_agreement']:.2f}")
-    (out / "results.json").write_text(json.dumps(results, indent=1))
     print(f"\nchapter 7 done in {results['seconds']:.1f} s; figures and results.json in {out}/")
-    print(f"summary: {results['summary']}")
+    write_results(results, out)
     return results
 
 

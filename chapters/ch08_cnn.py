@@ -16,8 +16,6 @@
 # Run: `python chapters/ch08_cnn.py [--quick] [--out DIR]`, or open it as a notebook.
 
 # %%
-import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -27,6 +25,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from vae_from_scratch.chapter_tools import parse_chapter_args, write_results  # noqa: E402
 from vae_from_scratch.backend import get_backend, to_numpy  # noqa: E402
 from vae_from_scratch.backend.numpy_im2col import conv_output_size  # noqa: E402
 from vae_from_scratch.data import binarize_static, load_dataset, make_synthetic  # noqa: E402
@@ -42,15 +41,9 @@ from vae_from_scratch.train import evaluate_elbo, evaluate_log_likelihood, fit  
 
 
 def parse_args(argv=None):
-    """--quick, --out, --backend, --seed (parse_known_args: notebook flags are ignored)."""
-    p = argparse.ArgumentParser(description="Chapter 8: CNNs and a convolutional VAE "
-                                            "(thesis §2.8)")
-    p.add_argument("--quick", action="store_true", help="30 epochs instead of 300")
-    p.add_argument("--out", default="runs/chapters/ch08", help="folder for the figures")
-    p.add_argument("--backend", default="numpy", help="numpy (default), numba, cupy or auto")
-    p.add_argument("--seed", type=int, default=0)
-    args, _ = p.parse_known_args(argv)
-    return args
+    return parse_chapter_args(argv, "ch08", "Chapter 8: CNNs and a convolutional VAE "
+                                            "(thesis §2.8)",
+                              "30 epochs instead of 300", backend=True)
 
 
 # %% [markdown]
@@ -495,9 +488,8 @@ def main(argv=None):
         f"gradient checks ≤ {results['gradcheck']['max_error']:.1e}; ⟨conv x, y⟩ − ⟨x, convT y⟩ "
         f"≤ {results['transposed']['max_adjoint_gap']:.1e} (relative); test ELBO conv VAE "
         f"{v['conv']['elbo']:.2f}, MLP VAE {v['mlp']['elbo']:.2f} nats ({v['epochs']} epochs)")
-    (out / "results.json").write_text(json.dumps(results, indent=1))
     print(f"\nchapter 8 done in {results['seconds']:.1f} s; figures and results.json in {out}/")
-    print(f"summary: {results['summary']}")
+    write_results(results, out)
     return results
 
 

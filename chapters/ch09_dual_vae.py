@@ -27,8 +27,6 @@
 # on two cores.
 
 # %%
-import argparse
-import json
 import os
 import shutil
 import time
@@ -40,6 +38,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from vae_from_scratch.chapter_tools import parse_chapter_args, write_results  # noqa: E402
 from vae_from_scratch.backend import get_backend, to_numpy  # noqa: E402
 from vae_from_scratch.data.synthetic import (SYNTHETIC_NAMES, ascii_map,  # noqa: E402
                                              make_synthetic, on_rate)
@@ -52,21 +51,18 @@ FIGURES = {"X90": ("3_1", "3_4"), "X90_20": ("3_2", "3_5"), "X50": ("3_3", "3_6"
 
 
 def parse_args(argv=None):
-    """Options; parse_known_args, because a notebook kernel passes flags of its own."""
-    p = argparse.ArgumentParser(description="Chapter 9: the dual VAE (thesis §2.9, ch. 3)")
-    p.add_argument("--quick", action="store_true",
-                   help="256 training images and 2 epochs per data set: seconds, not minutes")
-    p.add_argument("--out", default="runs/chapters/ch09", help="folder for the figures")
-    p.add_argument("--backend", default="numpy", help="numpy (default), numba, cupy or auto")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--datasets", nargs="+", default=list(SYNTHETIC_NAMES),
-                   choices=SYNTHETIC_NAMES)
-    p.add_argument("--epochs", type=int, default=None, help="default 30 (quick: 2)")
-    p.add_argument("--weight-on", default="elbo", choices=("elbo", "reconstruction"),
-                   help="the 450 multiplies all of ELBO2 (thesis) or only its "
-                        "reconstruction term (the option README §3.3 measures)")
-    args, _ = p.parse_known_args(argv)
-    return args
+    """The shared options (chapter_tools.parse_chapter_args) and this chapter's own."""
+
+    def options(p):
+        p.add_argument("--datasets", nargs="+", default=list(SYNTHETIC_NAMES),
+                       choices=SYNTHETIC_NAMES)
+        p.add_argument("--epochs", type=int, default=None, help="default 30 (quick: 2)")
+        p.add_argument("--weight-on", default="elbo", choices=("elbo", "reconstruction"),
+                       help="the 450 multiplies all of ELBO2 (thesis) or only its "
+                            "reconstruction term (the option README §3.3 measures)")
+
+    return parse_chapter_args(argv, "ch09", "Chapter 9: the dual VAE (thesis §2.9, ch. 3)", "256 training images and 2 epochs per data set: seconds, not minutes",
+                              backend=True, extra=options)
 
 
 # %% [markdown]
@@ -308,18 +304,9 @@ def main(argv=None):
     results["summary"] = "; ".join(
         f"{name}: cells out {f['cells']['outside']['accuracy']:.3f}, g MAE {f['target_mae']:.3f} "
         f"(blind {f['target_mae_constant']:.3f}), KL2 {f['kl2']:.2f}" for name, f in finals.items())
-    (out / "results.json").write_text(json.dumps(results, indent=1, default=_jsonable))
     print(f"\nchapter 9 done in {results['seconds']:.1f} s; figures and results.json in {out}/")
-    print(f"summary: {results['summary']}")
+    write_results(results, out)
     return results
-
-
-def _jsonable(value):
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,6 @@
 # Run: `python chapters/ch10_beyond.py [--quick] [--out DIR]`, or open it as a notebook.
 
 # %%
-import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -30,6 +28,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from vae_from_scratch.chapter_tools import parse_chapter_args, write_results  # noqa: E402
 from vae_from_scratch.backend import get_backend, to_numpy  # noqa: E402
 from vae_from_scratch.data import binarize_static, load_dataset  # noqa: E402
 from vae_from_scratch.latent_space import (active_units, decode_mean,  # noqa: E402
@@ -43,14 +42,8 @@ from vae_from_scratch.models.vq_vae import mlp_vqvae, perplexity  # noqa: E402
 
 
 def parse_args(argv=None):
-    """--quick, --out, --backend, --seed (parse_known_args: notebook flags are ignored)."""
-    p = argparse.ArgumentParser(description="Chapter 10: IWAE, β-VAE, KL annealing")
-    p.add_argument("--quick", action="store_true", help="fewer epochs and settings")
-    p.add_argument("--out", default="runs/chapters/ch10", help="folder for the figures")
-    p.add_argument("--backend", default="numpy", help="numpy (default), numba, cupy or auto")
-    p.add_argument("--seed", type=int, default=0)
-    args, _ = p.parse_known_args(argv)
-    return args
+    return parse_chapter_args(argv, "ch10", "Chapter 10: IWAE, β-VAE, KL annealing",
+                              "fewer epochs and settings", backend=True)
 
 
 def load_data(seed):
@@ -588,18 +581,9 @@ def main(argv=None):
         f"(+{rows[K_max]['gain_over_K1']:.2f} ± {rows[K_max]['gain_se']:.2f}); best ELBO at "
         f"β = {results['beta_vae']['best_elbo_beta']:g}; VQ-VAE {results['vq_vae']['best']}: "
         f"ELBO {vq['elbo']:.2f}, distortion {vq['distortion']:.2f} at rate {vq['rate']:.2f}")
-    (out / "results.json").write_text(json.dumps(results, indent=1, default=_jsonable))
     print(f"\nchapter 10 done in {results['seconds']:.1f} s; figures and results.json in {out}/")
-    print(f"summary: {results['summary']}")
+    write_results(results, out)
     return results
-
-
-def _jsonable(value):
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
 if __name__ == "__main__":

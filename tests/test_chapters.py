@@ -252,3 +252,27 @@ def test_run_all_reports_each_chapter_and_fails_loudly(tmp_path, monkeypatch, ca
     assert run_all.main(["--quick", "--out", str(tmp_path / "out")]) == 1
     printed = capsys.readouterr().out
     assert "FAILED" in printed and "this chapter is broken" in printed
+
+
+def test_chapter_tools_parse_save_and_write(tmp_path, capsys):
+    import json as _json
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from vae_from_scratch.chapter_tools import parse_chapter_args, save_figure, write_results
+    args = parse_chapter_args(["--quick", "-f", "kernel.json"], "ch99", "test", "fast",
+                              backend=True, extra=lambda p: p.add_argument("--k", type=int))
+    assert args.quick and args.out == "runs/chapters/ch99" and args.backend == "numpy"
+    assert args.seed == 0 and args.k is None                  # the kernel's -f is ignored
+    fig = plt.figure()
+    path = save_figure(fig, tmp_path, "f.png")
+    assert path.endswith("f.png") and (tmp_path / "f.png").stat().st_size > 0
+    write_results({"summary": "s", "x": np.float32(1.5), "ok": np.bool_(True)}, tmp_path)
+    assert _json.loads((tmp_path / "results.json").read_text()) == {"summary": "s", "x": 1.5,
+                                                                    "ok": True}
+    assert capsys.readouterr().out.strip() == "summary: s"
+    with pytest.raises(TypeError, match="cannot write a ndarray"):
+        write_results({"summary": "s", "a": np.zeros(2)}, tmp_path)
