@@ -1,6 +1,7 @@
 """Choosing a backend: names, the environment variable, and the kernel interface."""
 
 import copy
+import os
 
 import numpy as np
 import pytest
@@ -70,3 +71,33 @@ def test_col2im_is_the_adjoint_of_im2col(k, s, p, H, W, rng):
     i, j = windows.shape[2] - 1, windows.shape[3] - 1
     x_pad = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
     np.testing.assert_array_equal(windows[1, 2, i, j], x_pad[1, 2, i * s:i * s + k, j * s:j * s + k])
+
+
+def test_blas_thread_count_is_read_and_set_at_run_time(monkeypatch, rng):
+    from vae_from_scratch.backend.blas_threads import get_blas_threads, set_blas_threads
+    before = get_blas_threads()
+    if before is None:
+        pytest.skip("NumPy's BLAS here is not an OpenBLAS whose thread count can be set")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", str(before))     # restored after the test
+    a = rng.standard_normal((300, 200))
+    b = rng.standard_normal((200, 100))
+    try:
+        assert set_blas_threads(1) == before                  # returns the previous count
+        assert get_blas_threads() == 1
+        assert os.environ["OPENBLAS_NUM_THREADS"] == "1"      # for Numba and child processes
+        one = a @ b
+        set_blas_threads(2)
+        assert get_blas_threads() == 2
+        two = a @ b
+    finally:
+        set_blas_threads(before)
+    exact = np.einsum("ik,kj->ij", a, b)                       # no BLAS
+    np.testing.assert_allclose(one, exact, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(two, exact, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_blas_thread_count_must_be_a_positive_int(bad):
+    from vae_from_scratch.backend.blas_threads import set_blas_threads
+    with pytest.raises(ValueError, match="expected a positive int"):
+        set_blas_threads(bad)

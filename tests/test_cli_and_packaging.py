@@ -156,7 +156,19 @@ def test_every_command_takes_a_backend_and_refuses_one_that_cannot_run(command, 
 
 def test_describe_names_the_backend_and_reports_the_compile_time_apart():
     from vae_from_scratch.backend import Backend, KERNELS, describe, get_backend
-    assert describe(get_backend("numpy")) == f"backend: numpy (numpy {np.__version__})"
+    from vae_from_scratch.backend.blas_threads import get_blas_threads
+    blas = get_blas_threads()
+    threads = "" if blas is None else f", {blas} BLAS thread{'s' * (blas != 1)}"
+    assert describe(get_backend("numpy")) == f"backend: numpy (numpy {np.__version__}{threads})"
     ref = get_backend("numpy")
     jit = Backend(name="jit", xp=np, warmup=lambda: 1.25, **{k: getattr(ref, k) for k in KERNELS})
     assert describe(jit).endswith("kernels compiled or loaded from the cache in 1.2 s")
+
+
+@pytest.mark.parametrize("command", ["train", "thesis", "bench"])
+def test_blas_threads_option_refuses_a_count_below_one(command, capsys):
+    from vae_from_scratch.cli import main
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--blas-threads", "0"])
+    assert stop.value.code == 2
+    assert "--blas-threads: expected a positive number, got 0" in capsys.readouterr().err

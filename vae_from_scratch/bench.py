@@ -59,6 +59,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .backend import BackendUnavailable, get_backend
+from .backend.blas_threads import get_blas_threads, set_blas_threads
 from .data.synthetic import make_synthetic
 from .fileio import atomic_write
 from .models.dual_vae import DualVAE
@@ -234,13 +235,27 @@ def matmul_gflops(backend, seed, n=MATMUL_SIZE, repeats=MATMUL_REPEATS):
     """The machine's float32 matrix-multiply speed on this backend's arrays: the median
     over `repeats` n×n products (2·n³ FLOP each, after one untimed product), in GFLOP/s.
     The BLAS (or cuBLAS) matmul is about the fastest thing the hardware does, so
-    achieved / matmul says how much of it the training loop uses."""
+    achieved / matmul says how much of it the training loop uses.  On the CPU the
+    product runs on every core this process may use, whatever BLAS thread count the
+    training runs with (--blas-threads 1 still compares against the whole machine)."""
     rng = np.random.default_rng(seed)
     a, b = (backend.asarray(rng.standard_normal((n, n), dtype=np.float32)) for _ in range(2))
     sync = _synchronizer(backend)
-    _seconds(lambda: a @ b, sync)                  # first call: library and thread start-up
-    median = statistics.median(_seconds(lambda: a @ b, sync) for _ in range(repeats))
+    previous = set_blas_threads(_usable_cpus()) if backend.xp is np else None
+    try:
+        _seconds(lambda: a @ b, sync)              # first call: library and thread start-up
+        median = statistics.median(_seconds(lambda: a @ b, sync) for _ in range(repeats))
+    finally:
+        if previous is not None:
+            set_blas_threads(previous)
     return 2 * n ** 3 / median / 1e9
+
+
+def _usable_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                         # not on Linux
+        return os.cpu_count() or 1
 
 
 def train_epoch(model, optimizer, x, batch_size, rng):
@@ -395,6 +410,7 @@ def bench_model(model_name, backend, host_x, *, epochs, warmup_steps, seed, matm
         "epochs": epochs, "epoch_seconds": epoch_seconds, "seconds_per_epoch": seconds,
         "images_per_second": n / seconds, "flop_per_image": flop_image, "gflops": gflops,
         "matmul_gflops": matmul, "percent_of_matmul": 100 * gflops / matmul,
+        "blas_threads": get_blas_threads() if backend.xp is np else None,
         "peak_memory_mb": memory_mb, "memory_measure": memory_measure,
         "max_rss_mb": max_rss_mb(),
         "compile_seconds": compile_seconds, "compile_measure": compile_measure,
@@ -460,6 +476,8 @@ def _backend_info(backend):
     numba = sys.modules.get("numba")
     if backend.name == "numba" and numba is not None:
         text += f", numba {numba.__version__} with {numba.get_num_threads()} threads"
+    if xp is np and get_blas_threads() is not None:
+        text += f", BLAS with {get_blas_threads()} thread{'s' * (get_blas_threads() != 1)}"
     return text
 
 

@@ -7,6 +7,9 @@ import sys
 # Every command takes --backend; without it, $VAE_BACKEND, else the fastest that works.
 BACKEND_HELP = ("numpy, numba, cupy or auto: CuPy where a GPU works, else Numba where it is "
                 "installed, else NumPy (default: $VAE_BACKEND, else auto)")
+BLAS_HELP = ("threads for NumPy's BLAS (OpenBLAS) matrix products; 1 makes the sums the "
+             "same on every machine and is faster for small convolutions beside Numba's "
+             "threads (default: %s)")
 
 
 def main(argv=None):
@@ -48,6 +51,8 @@ def main(argv=None):
                        help="continue from OUT/checkpoint.npz if it exists")
     train.add_argument("--backend", default=None, help=BACKEND_HELP)
     train.add_argument("--quiet", action="store_true", help="no progress output")
+    train.add_argument("--blas-threads", type=int, default=None, metavar="N",
+                       help=BLAS_HELP % "as OpenBLAS chose")
 
     thesis = sub.add_parser("thesis", help="reproduce the thesis's chapter 3: the dual VAE on "
                                            "X90, X50 and X90_20, figures 3.1–3.6, separation")
@@ -68,6 +73,8 @@ def main(argv=None):
     thesis.add_argument("--out", default="runs/thesis")
     thesis.add_argument("--backend", default=None, help=BACKEND_HELP)
     thesis.add_argument("--quiet", action="store_true")
+    thesis.add_argument("--blas-threads", type=int, default=1, metavar="N",
+                        help=BLAS_HELP % "1, as for the README's tables")
 
     bench = sub.add_parser("bench", help="time one training epoch of the dual VAE and of an "
                                          "MLP VAE on each backend: s/epoch, GFLOP/s, memory")
@@ -83,8 +90,25 @@ def main(argv=None):
     bench.add_argument("--json", default=None, metavar="PATH",
                        help="also write the figures as JSON to PATH")
     bench.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    bench.add_argument("--blas-threads", type=int, default=None, metavar="N",
+                       help=BLAS_HELP % "as OpenBLAS chose")
 
     args = parser.parse_args(argv)
+    if getattr(args, "blas_threads", None) is None:
+        return _run(args, parser)
+    if args.blas_threads < 1:
+        parser.error(f"--blas-threads: expected a positive number, got {args.blas_threads}")
+    # before a backend loads: the Numba backend chooses how its threads wait from it
+    from .backend.blas_threads import set_blas_threads
+    previous = set_blas_threads(args.blas_threads)
+    try:
+        return _run(args, parser)
+    finally:                                     # a caller in the same process gets its own back
+        if previous is not None:
+            set_blas_threads(previous)
+
+
+def _run(args, parser):
     if getattr(args, "backend", None) is None and args.command in ("demo", "train", "thesis"):
         args.backend = os.environ.get("VAE_BACKEND", "").strip() or "auto"
     if args.command in ("demo", "train", "thesis"):

@@ -126,9 +126,10 @@ def _load_numba():
     # machine with as many cores as threads each steals the other's cores, and a
     # training epoch of the dual VAE took 7.4 s instead of 0.8 s on 2 cores.  Waiting
     # passively (sleeping) avoids that.  With a single BLAS thread there is nobody to
-    # steal from, and spinning is faster (0.70 s against 0.75 s).  Set before Numba
-    # starts its threads; a value the user chose is kept.
-    if os.environ.get("OPENBLAS_NUM_THREADS", "").strip() != "1":
+    # steal from, and spinning is faster (0.66 s against 0.75 s; blas_threads.py).  Set
+    # before Numba starts its threads; a value the user chose is kept.
+    from .blas_threads import get_blas_threads
+    if get_blas_threads() != 1 and os.environ.get("OPENBLAS_NUM_THREADS", "").strip() != "1":
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import numba  # noqa: F401
@@ -167,6 +168,10 @@ def describe(backend):
     if backend.name == "numba":
         import numba
         text += f", Numba {numba.__version__}, {numba.get_num_threads()} threads"
+    if backend.xp is np:
+        from .blas_threads import get_blas_threads
+        blas = get_blas_threads()
+        text += f", {blas} BLAS thread{'s' * (blas != 1)}" if blas is not None else ""
     text += ")"
     if backend.warmup is not None:
         text += f"; kernels compiled or loaded from the cache in {backend.warmup():.1f} s"
