@@ -1,15 +1,19 @@
 """The Numba backend: the same kernels as the NumPy reference, compiled for the CPU.
 
-    convolution, transposed convolution    numba_conv.py   (direct loops, phase planes)
+    convolution, transposed convolution    numba_conv.py   (im2col and col2im loops,
+                                                           BLAS for the products)
     max and average pooling                numba_pool.py
     dense layers, unpooling                the NumPy reference (BLAS and strided copies
                                            are already as fast as a loop can be)
 
 Kernels are compiled with `@njit(parallel=True, cache=True, fastmath=False)`: the first
 call on a machine compiles them (seconds) and writes the machine code next to the
-sources (`__pycache__`), so later processes only load it.  `warmup()` triggers that
-for float32 and float64 and reports the time, so that a benchmark or a training run
-can report compilation apart from computation.
+sources (`__pycache__`), so later processes only load it.  The window loops are
+compiled once per kernel size and stride (numba_conv.window_kernels says why).
+`warmup()` triggers compilation for float32 and float64 and for the windows of the
+reference models, and reports the time, so that a benchmark or a training run can
+report compilation apart from computation; another window size compiles (or loads)
+on first use.
 """
 
 import time
@@ -20,21 +24,31 @@ from . import KERNELS, Backend, numpy_dense
 from . import numba_conv, numba_pool
 
 
+# (kernel size, stride) of the reference models' layers: the dual VAE's convolutions
+# (6, 2), (3, 2), (30, 30) and transposed convolutions (4, 2), conv_vae's (4, 2); the
+# pooling windows of MaxPool2D(2) and of the dual VAE's target g, (30, 30).
+REFERENCE_WINDOWS = ((6, 2), (3, 2), (30, 30), (4, 2))
+REFERENCE_POOLS = ((2, 2), (30, 30))
+
+
 def warmup():
-    """Compile (or load from the cache) every kernel for float32 and float64; seconds taken."""
+    """Compile (or load from the cache) every kernel for float32 and float64, for the
+    reference models' window sizes; seconds taken."""
     t0 = time.perf_counter()
     for dtype in (np.float32, np.float64):
-        x = np.ones((2, 2, 6, 6), dtype)
-        w = np.ones((3, 2, 3, 3), dtype)
-        b = np.zeros(3, dtype)
-        out, cache = numba_conv.conv2d_forward(x, w, b, 2, 1)
-        numba_conv.conv2d_backward(out, cache)
-        out, cache = numba_conv.conv_transpose2d_forward(x, w.transpose(1, 0, 2, 3).copy(), b,
-                                                         2, 1, (1, 1))
-        numba_conv.conv_transpose2d_backward(out, cache)
-        for pool in ("max", "avg"):
-            out, cache = getattr(numba_pool, f"{pool}_pool2d_forward")(x, 2, 2)
-            getattr(numba_pool, f"{pool}_pool2d_backward")(out, cache)
+        for k, s in REFERENCE_WINDOWS:
+            x = np.ones((2, 2, k + s, k + s), dtype)
+            w = np.ones((3, 2, k, k), dtype)
+            b = np.zeros(3, dtype)
+            out, cache = numba_conv.conv2d_forward(x, w, b, s, 0)
+            numba_conv.conv2d_backward(out, cache)
+            out, cache = numba_conv.conv_transpose2d_forward(out, w, b[:2], s, 0)  # 3 -> 2
+            numba_conv.conv_transpose2d_backward(out, cache)
+        for k, s in REFERENCE_POOLS:
+            x = np.ones((2, 2, k + s, k + s), dtype)
+            for pool in ("max", "avg"):
+                out, cache = getattr(numba_pool, f"{pool}_pool2d_forward")(x, k, s)
+                getattr(numba_pool, f"{pool}_pool2d_backward")(out, cache)
     return time.perf_counter() - t0
 
 

@@ -6,6 +6,8 @@ reference's `argmax` does, and sends the whole gradient there.  Unpooling is a s
 copy that NumPy already does at memory speed, so this backend reuses the reference.
 """
 
+import functools
+
 import numpy as np
 from numba import njit, prange
 
@@ -15,36 +17,44 @@ from .numpy_pool import unpool2d_backward, unpool2d_forward  # noqa: F401  (re-e
 JIT = dict(parallel=True, cache=True, fastmath=False, nogil=True)
 
 
-@njit(**JIT)
-def _max_pool_kernel(x, k, s, out, argmax):
-    """out[n, c, i, j] = max of the k×k window at (i·s, j·s); argmax = its flat offset u·k + v."""
-    N, C, Ho, Wo = out.shape
-    for n in prange(N):
-        for c in range(C):
-            for i in range(Ho):
-                for j in range(Wo):
-                    best = x[n, c, i * s, j * s]
-                    where = 0
-                    for u in range(k):
-                        for v in range(k):
-                            value = x[n, c, i * s + u, j * s + v]
-                            if value > best:                     # ties keep the first
-                                best = value
-                                where = u * k + v
-                    out[n, c, i, j] = best
-                    argmax[n, c, i, j] = where
+@functools.lru_cache(maxsize=None)
+def max_pool_kernels(k, s):
+    """Max pooling (forward, backward) compiled for one window size k and stride s, on
+    first use: constants of the compiled code, unrolled by the compiler (numba_conv's
+    `window_kernels` says why)."""
 
+    @njit(**JIT)
+    def forward(x, out, argmax):
+        """out[n, c, i, j] = max of the k×k window at (i·s, j·s); argmax: its offset u·k + v."""
+        N, C, Ho, Wo = out.shape
+        for n in prange(N):
+            for c in range(C):
+                for i in range(Ho):
+                    for j in range(Wo):
+                        best = x[n, c, i * s, j * s]
+                        where = 0
+                        for u in range(k):
+                            for v in range(k):
+                                value = x[n, c, i * s + u, j * s + v]
+                                if value > best:                     # ties keep the first
+                                    best = value
+                                    where = u * k + v
+                        out[n, c, i, j] = best
+                        argmax[n, c, i, j] = where
 
-@njit(**JIT)
-def _max_pool_backward_kernel(dout, argmax, k, s, dx):
-    N, C, Ho, Wo = dout.shape
-    for n in prange(N):
-        dx[n] = 0.0
-        for c in range(C):
-            for i in range(Ho):
-                for j in range(Wo):
-                    where = argmax[n, c, i, j]
-                    dx[n, c, i * s + where // k, j * s + where % k] += dout[n, c, i, j]
+    @njit(**JIT)
+    def backward(dout, argmax, dx):
+        N, C, Ho, Wo = dout.shape
+        for n in prange(N):
+            dx[n] = 0.0
+            for c in range(C):
+                for i in range(Ho):
+                    for j in range(Wo):
+                        where = argmax[n, c, i, j]
+                        dx[n, c, i * s + where // k, j * s + where % k] += dout[n, c, i, j]
+
+    return forward, backward
+
 
 
 @njit(**JIT)
@@ -85,14 +95,14 @@ def max_pool2d_forward(x, kernel, stride):
     shape = _pooled_shape(x.shape, kernel, stride)
     out = np.empty(shape, dtype=x.dtype)
     argmax = np.empty(shape, dtype=np.int32)
-    _max_pool_kernel(np.ascontiguousarray(x), kernel, stride, out, argmax)
+    max_pool_kernels(kernel, stride)[0](np.ascontiguousarray(x), out, argmax)
     return out, (x.shape, argmax, kernel, stride)
 
 
 def max_pool2d_backward(dout, cache):
     x_shape, argmax, kernel, stride = cache
     dx = np.empty(x_shape, dtype=dout.dtype)
-    _max_pool_backward_kernel(np.ascontiguousarray(dout), argmax, kernel, stride, dx)
+    max_pool_kernels(kernel, stride)[1](np.ascontiguousarray(dout), argmax, dx)
     return dx
 
 
