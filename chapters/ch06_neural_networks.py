@@ -28,7 +28,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from vae_from_scratch.chapter_tools import parse_chapter_args, write_results  # noqa: E402
+from vae_from_scratch.chapter_tools import parse_chapter_args, save_figure, write_results  # noqa: E402
 from vae_from_scratch.backend import get_backend, to_numpy  # noqa: E402
 from vae_from_scratch.data import load_dataset  # noqa: E402
 from vae_from_scratch.gradcheck import gradcheck  # noqa: E402
@@ -133,9 +133,7 @@ def activation_curves(bk, out):
         ax.legend(fontsize=8)
     axes[0].set_ylim(-1.5, 4)
     fig.suptitle("Activation functions of thesis §2.6 and their derivatives", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(out / "activations.png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, out, "activations.png", dpi=120)
     return {"relu_derivative_at_0": relu_at_0, "sigmoid_derivative_max": sigmoid_max}
 
 
@@ -260,9 +258,7 @@ def plot_gradient_checks(errors, path):
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title("Gradient checks: hand-written backward passes vs central differences",
                  fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, Path(path).parent, Path(path).name, dpi=120)
 
 
 # %% [markdown]
@@ -378,9 +374,7 @@ def training(bk, args, out):
         ax.legend(fontsize=8)
     band = f" (mean, band: min–max over {len(seeds)} seeds)" if len(seeds) > 1 else ""
     fig.suptitle("MLP 64-64-10 trained by backpropagation and minibatch SGD" + band, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out / "training.png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, out, "training.png", dpi=120)
     return runs
 
 

@@ -32,7 +32,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from vae_from_scratch.chapter_tools import parse_chapter_args, write_results  # noqa: E402
+from vae_from_scratch.chapter_tools import parse_chapter_args, save_figure, write_results  # noqa: E402
 from vae_from_scratch.backend import get_backend, to_numpy  # noqa: E402
 from vae_from_scratch.data import binarize_static, load_dataset  # noqa: E402
 from vae_from_scratch.distributions import StandardNormal  # noqa: E402
@@ -289,9 +289,7 @@ def plot_sigma(path, s2, results, fixed):
         ax.set(xscale="log", xlabel="decoder variance σ²", title=label)
         ax.grid(alpha=0.3)
     fig.suptitle("Slides Concept 11.20: σ² weighs reconstruction against the KL", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, Path(path).parent, Path(path).name, dpi=120)
 
 
 # %% [markdown]

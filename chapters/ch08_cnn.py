@@ -25,7 +25,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from vae_from_scratch.chapter_tools import parse_chapter_args, write_results  # noqa: E402
+from vae_from_scratch.chapter_tools import parse_chapter_args, save_figure, write_results  # noqa: E402
 from vae_from_scratch.backend import get_backend, to_numpy  # noqa: E402
 from vae_from_scratch.backend.numpy_im2col import conv_output_size  # noqa: E402
 from vae_from_scratch.data import binarize_static, load_dataset, make_synthetic  # noqa: E402
@@ -112,9 +112,7 @@ def convolution(bk, out, seed):
         ax.set_yticks([])
     fig.suptitle("Eq. 2.32: one output map per filter.  The 6×6 box lights up the foreground "
                  "cells and the disk; the edge filters outline them", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out / "convolution.png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, out, "convolution.png", dpi=120)
     return {"one_pixel_gap": gap}, data
 
 
@@ -155,9 +153,7 @@ def pooling(bk, out, data):
         ax.set_yticks([])
     fig.suptitle("Eq. 2.33: pooling shrinks each map; the 2×2 average is the thesis's g(x) "
                  "before its sigmoid (eq. 3.1)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out / "pooling.png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, out, "pooling.png", dpi=120)
     return {"quadrant_means": quadrants.tolist(), "disk_on": on.tolist()}
 
 
@@ -332,9 +328,7 @@ def _stamp_figure(bk, rng, path):
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     fig.suptitle("Transposed convolution (§2.8.3): every input pixel adds a copy of the kernel "
                  "into the output, s pixels apart; overlaps add up", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, Path(path).parent, Path(path).name, dpi=120)
 
 
 # %% [markdown]
@@ -456,9 +450,7 @@ def plot_gradient_checks(errors, path):
     ax.set_xlabel("largest relative error over x and the parameters (float64, h = 1e-6)")
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title("Gradient checks of the window layers", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, Path(path).parent, Path(path).name, dpi=120)
 
 
 def main(argv=None):

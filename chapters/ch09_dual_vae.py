@@ -38,7 +38,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from vae_from_scratch.chapter_tools import parse_chapter_args, write_results  # noqa: E402
+from vae_from_scratch.chapter_tools import parse_chapter_args, save_figure, write_results  # noqa: E402
 from vae_from_scratch.backend import get_backend, to_numpy  # noqa: E402
 from vae_from_scratch.data.synthetic import (SYNTHETIC_NAMES, ascii_map,  # noqa: E402
                                              make_synthetic, on_rate)
@@ -134,9 +134,7 @@ def _data_figure(args, out, model, bk):
                 ax.set_title(f"{name}, {state}\n{what}" if k == 0 else what, fontsize=8)
     fig.suptitle("The thesis's data sets: grey image, binarized input x, and the background "
                  "target g(x) (eq. 3.1)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out / "datasets.png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, out, "datasets.png", dpi=120)
 
 
 # %% [markdown]

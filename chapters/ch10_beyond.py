@@ -28,7 +28,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from vae_from_scratch.chapter_tools import parse_chapter_args, write_results  # noqa: E402
+from vae_from_scratch.chapter_tools import parse_chapter_args, save_figure, write_results  # noqa: E402
 from vae_from_scratch.backend import get_backend, to_numpy  # noqa: E402
 from vae_from_scratch.data import binarize_static, load_dataset  # noqa: E402
 from vae_from_scratch.latent_space import (active_units, decode_mean,  # noqa: E402
@@ -225,9 +225,7 @@ def _plot_bounds(rows, rows_iw, K_train, path):
         ax.legend(fontsize=8)
     fig.suptitle("Slides Concept 11.7: the importance-weighted bound tightens as K grows",
                  fontsize=11)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, Path(path).parent, Path(path).name, dpi=120)
 
 
 # %% [markdown]
@@ -328,9 +326,7 @@ def _plot_beta(rows, path):
     for ax in axes:
         ax.grid(alpha=0.3)
     fig.suptitle("Slides Concept 11.25: β-VAE on the digits (test set)", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, Path(path).parent, Path(path).name, dpi=120)
 
 
 # %% [markdown]
@@ -438,9 +434,7 @@ def _plot_annealing(curves, warmup_epochs, path):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle("Tutorial §4: KL annealing — the KL term during training", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, Path(path).parent, Path(path).name, dpi=120)
 
 
 # %% [markdown]
@@ -538,9 +532,7 @@ def _plot_rate_distortion(beta_rows, vq_rows, path):
            title="Rate and distortion on the test digits", xlim=(-0.5, 14.5))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, Path(path).parent, Path(path).name, dpi=120)
 
 
 # %% [markdown]
