@@ -1,5 +1,11 @@
 """Separation metrics against ground truth (separation.py), and the thesis command in its
-quick mode: it runs, writes every figure and metrics.json, and its numbers are sane."""
+quick mode: it runs, writes every figure and metrics.json, and its numbers are sane.
+
+Every measurement is checked on reconstructions whose answer is known without the code
+under test: the oracle (the expected image given the truth) must score 1, the binarized
+input nearly 1, an oracle blind under the disks and the training mean image chance; the
+old 0.5-threshold metric, written out here, must show its blindness.  The probes are in
+test_probes.py."""
 
 import json
 import subprocess
@@ -9,17 +15,72 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vae_from_scratch.data.synthetic import make_synthetic
-from vae_from_scratch.separation import (background_probe, cell_detection, cell_means,
-                                         constant_target_error, fit_logistic, target_error)
+from vae_from_scratch.data.synthetic import (FOREGROUND_CELLS, CELL_SIZE, SYNTHETIC_NAMES,
+                                             THRESHOLD, expected_images, make_synthetic,
+                                             pixel_levels)
+from vae_from_scratch.separation import (auc, cell_detection, cell_means, constant_target_error,
+                                         detect_cells, fit_logistic, read_disks, target_error)
 from vae_from_scratch.thesis import latent_states
 
 ROOT = Path(__file__).resolve().parents[1]
+GROUPS = ("all", "outside", "inside", "inside_bg_on", "inside_bg_off")
+N = 400                                             # images per data set: a few ms each
 
 
 @pytest.fixture(scope="module")
 def data():
     return make_synthetic("X90_20", 300, rng=np.random.default_rng(0))
+
+
+_CACHE = {}
+
+
+def synthetic(name, binary=True):
+    """(data, levels, oracle) for one data set, binary or grey; made once per run."""
+    key = (name, binary)
+    if key not in _CACHE:
+        threshold = THRESHOLD if binary else None
+        d = make_synthetic(name, N, rng=np.random.default_rng(7), threshold=threshold)
+        oracle = expected_images(d.foreground, d.background, d.cell_masks, d.disk_masks,
+                                 threshold=threshold)
+        _CACHE[key] = d, pixel_levels(threshold), oracle
+    return _CACHE[key]
+
+
+def score(recon, d, levels):
+    return cell_detection(recon, d.foreground, d.background, d.cell_masks, d.inside,
+                          d.disk_masks, levels)
+
+
+def block_means(images):
+    """(N, 10): the mean of each 6×6 cell block, by slicing at the FOREGROUND_CELLS corners
+    (independent of cell_means)."""
+    return np.stack([images[:, 0, r:r + CELL_SIZE, c:c + CELL_SIZE].mean(axis=(1, 2))
+                     for r, c in FOREGROUND_CELLS], axis=1)
+
+
+def covered(d):
+    """(N, 10) bool cell c lies in a disk; (N, 10) bool that disk is truly on."""
+    in_any = d.inside.any(axis=0)
+    disk_on = (d.background.astype(int) @ d.inside.astype(int)).astype(bool)
+    return np.broadcast_to(in_any, disk_on.shape), disk_on
+
+
+def majority_share(d, group):
+    """The share of the more frequent cell state among the group's cell-images."""
+    inside, on = covered(d)
+    select = {"all": np.ones_like(on), "outside": ~inside, "inside": inside,
+              "inside_bg_on": inside & on, "inside_bg_off": inside & ~on}[group]
+    p = d.foreground[select].mean()
+    return max(p, 1 - p)
+
+
+def assert_chance(accuracy, share, where):
+    """An accuracy that carries no information: no better than always guessing the more
+    frequent state (its share `share`) and no worse than always guessing the other, within
+    0.05.  (A constant guess scores one of the two; with the cells' 50/50 states the two
+    differ by sampling alone, so "within 0.05 of the majority share" would be a coin toss.)"""
+    assert 1 - share - 0.05 < accuracy < share + 0.05, where
 
 
 def _paint(data, foreground):
@@ -28,27 +89,156 @@ def _paint(data, foreground):
     return (foreground.astype(np.float64) @ masks).reshape(-1, 1, 60, 60)
 
 
-def test_a_perfect_reconstruction_scores_one(data):
-    perfect = _paint(data, data.foreground)
-    result = cell_detection(perfect, data.foreground, data.background, data.cell_masks,
-                            data.inside)
-    for part in result.values():
-        assert part["accuracy"] == 1.0
+# --- the levels and the oracle -------------------------------------------------------------
+
+def test_pixel_levels_are_the_thesis_numbers():
+    binary = pixel_levels()
+    np.testing.assert_allclose(binary, [0.130, 0.870, 0.646, 0.996], atol=5e-4)
+    np.testing.assert_allclose(pixel_levels(None), [0.3, 1.2, 0.9, 1.8], atol=1e-12)
+    # the binarization threshold 0.75 is the midpoint of empty 0.3 and cell 1.2, so the
+    # cell off/on midpoint is exactly 0.5, the old metric's threshold
+    assert (binary.empty + binary.cell) / 2 == 0.5
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_the_oracle_is_the_mean_of_the_generated_images(binary):
+    """Averaged over many images, image − oracle is 0 on every kind of pixel."""
+    d = make_synthetic("X90_20", 1000, rng=np.random.default_rng(3),
+                       threshold=THRESHOLD if binary else None)
+    oracle = expected_images(d.foreground, d.background, d.cell_masks, d.disk_masks,
+                             threshold=THRESHOLD if binary else None)
+    assert oracle.shape == d.images.shape and oracle.dtype == np.float64
+    levels = pixel_levels(THRESHOLD if binary else None)
+    assert set(np.unique(oracle)) <= set(levels)
+    in_cell = (d.foreground.astype(int) @ d.cell_masks.reshape(10, -1).astype(int)).astype(bool)
+    in_disk = (d.background.astype(int) @ d.disk_masks.reshape(2, -1).astype(int)).astype(bool)
+    image, expected = d.images.reshape(len(d.images), -1), oracle.reshape(len(oracle), -1)
+    for cell in (False, True):
+        for disk in (False, True):
+            kind = (in_cell == cell) & (in_disk == disk)
+            assert kind.sum() > 50_000
+            level = levels[2 * disk + cell]             # empty, cell, disk, both
+            np.testing.assert_allclose(expected[kind], level)
+            # a mean over > 50 000 pixels of spread ≤ 0.5 (binary) / 0.4 (grey)
+            assert abs(image[kind].mean() - level) < 0.01
+
+
+# --- cell_detection on reconstructions whose score is known -------------------------------
+
+@pytest.mark.parametrize("binary", [True, False])
+@pytest.mark.parametrize("name", SYNTHETIC_NAMES)
+def test_the_oracle_scores_one_everywhere(name, binary):
+    d, levels, oracle = synthetic(name, binary)
+    result = score(oracle, d, levels)
+    for group in GROUPS:
+        part = result[group]
+        assert part["accuracy"] == 1.0 and part["auc"] == 1.0, group
         assert part["false_positive_rate"] == 0.0 and part["false_negative_rate"] == 0.0
-    n = len(data.foreground)
-    assert result["all"]["n"] == 10 * n
-    assert result["inside"]["n"] == n * int(data.inside.any(axis=0).sum())         # 5 cells
+    assert result["disk_reading"]["accuracy"] == [1.0] * len(d.disks)
+    assert result["disk_reading"]["n"] == N
+    assert result["all"]["n"] == 10 * N
+    assert result["inside"]["n"] == N * int(d.inside.any(axis=0).sum())
     assert result["inside_bg_on"]["n"] + result["inside_bg_off"]["n"] == result["inside"]["n"]
+    assert result["inside"]["n"] + result["outside"]["n"] == result["all"]["n"]
+
+
+@pytest.mark.parametrize("name", SYNTHETIC_NAMES)
+def test_the_binarized_input_scores_nearly_one(name):
+    d, levels, _ = synthetic(name)
+    result = score(d.images, d, levels)
+    for group in GROUPS:
+        assert result[group]["accuracy"] >= 0.99, group
+        assert result[group]["auc"] >= 0.99, group
+    assert min(result["disk_reading"]["accuracy"]) == 1.0     # 600-odd pixels per disk
+
+
+@pytest.mark.parametrize("binary", [True, False])
+@pytest.mark.parametrize("name", SYNTHETIC_NAMES)
+def test_an_oracle_blind_under_the_disks_scores_chance_there(name, binary):
+    """The oracle, with every covered cell shown at its expectation given only the disk
+    state — the average of its off and on levels — knows the disk but not the cell."""
+    d, levels, oracle = synthetic(name, binary)
+    blind = oracle.copy()
+    inside, disk_on = covered(d)
+    under_on, under_off = (levels.disk + levels.both) / 2, (levels.empty + levels.cell) / 2
+    for c in np.flatnonzero(d.inside.any(axis=0)):
+        value = np.where(disk_on[:, c], under_on, under_off)           # (N,)
+        blind[:, 0][:, d.cell_masks[c]] = value[:, None]
+    result = score(blind, d, levels)
+    assert result["outside"]["accuracy"] == 1.0 and result["outside"]["auc"] == 1.0
+    assert result["disk_reading"]["accuracy"] == [1.0] * len(d.disks)
+    for group in ("inside", "inside_bg_on", "inside_bg_off"):
+        part = result[group]
+        assert_chance(part["accuracy"], majority_share(d, group), group)
+        assert abs(part["auc"] - 0.5) < 0.05, group
+    # with the disk state fixed, each blind cell shows one value: all pairs tie
+    assert result["inside_bg_on"]["auc"] == 0.5 and result["inside_bg_off"]["auc"] == 0.5
+
+
+@pytest.mark.parametrize("binary", [True, False])
+@pytest.mark.parametrize("name", SYNTHETIC_NAMES)
+def test_the_training_mean_image_scores_chance_everywhere(name, binary):
+    """The per-pixel mean of other (training) images, shown for every test image."""
+    d, levels, _ = synthetic(name, binary)
+    train = make_synthetic(name, N, rng=np.random.default_rng(8),
+                           threshold=THRESHOLD if binary else None)
+    mean_image = np.broadcast_to(train.images.astype(np.float64).mean(axis=0), d.images.shape)
+    result = score(mean_image, d, levels)
+    for group in GROUPS:
+        assert result[group]["auc"] == 0.5, group            # every cell: one value, all ties
+        assert_chance(result[group]["accuracy"], majority_share(d, group), group)
+
+
+def test_the_old_threshold_was_blind_under_an_active_disk():
+    """The old metric: block mean > 0.5.  Under an active disk it calls even a perfect
+    reconstruction's inactive cells active."""
+    d, levels, oracle = synthetic("X90")
+    old = block_means(oracle) > 0.5
+    inside, disk_on = covered(d)
+    under_on_inactive = inside & disk_on & ~d.foreground
+    assert under_on_inactive.sum() > 300
+    assert old[under_on_inactive].all()                       # false-positive rate 1.0
+    share_active = d.foreground[inside & disk_on].mean()
+    assert (old[inside & disk_on] == d.foreground[inside & disk_on]).mean() == share_active
+    new = score(oracle, d, levels)["inside_bg_on"]
+    assert new["false_positive_rate"] == 0.0 and new["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize("name", SYNTHETIC_NAMES)
+def test_where_the_reading_is_right_the_new_metric_is_the_old_one_off_the_active_disks(name):
+    """Outside the disks and under a disk that is off (and read off) the threshold is
+    (empty + cell)/2 = 0.5 exactly: the same predictions as the old metric."""
+    d, levels, oracle = synthetic(name)
+    rng = np.random.default_rng(11)
+    noisy = np.clip(oracle + rng.uniform(-0.4, 0.4, oracle.shape), 0, 1)
+    for recon in (d.images, noisy, 0.5 * (d.images + oracle)):
+        read = read_disks(recon, d.cell_masks, d.disk_masks, levels)            # (N, D)
+        new = detect_cells(recon, d.cell_masks, d.inside, d.disk_masks, levels)
+        old = block_means(recon) > 0.5
+        right = read == d.background
+        inside, disk_on = covered(d)
+        # cell c's disk: read right and truly off
+        disk_right = (right.astype(int) @ d.inside.astype(int)).astype(bool)
+        compare = ~inside | (disk_right & ~disk_on)
+        assert compare[:, d.inside.any(axis=0)].any()       # some covered cells compared
+        np.testing.assert_array_equal(new[compare], old[compare])
+        # and the binarized input has block means exactly 0.5 (18 of 36 pixels on)
+    assert (block_means(d.images) == 0.5).any()
 
 
 def test_counts_against_a_hand_made_case(data):
     """Cells that are always shown active: FPR 1, FNR 0, accuracy = share of active cells."""
     always = _paint(data, np.ones_like(data.foreground))
+    levels = pixel_levels()
     result = cell_detection(always, data.foreground, data.background, data.cell_masks,
-                            data.inside)
+                            data.inside, data.disk_masks, levels)
     assert result["all"]["false_positive_rate"] == 1.0
     assert result["all"]["false_negative_rate"] == 0.0
     assert result["all"]["accuracy"] == pytest.approx(data.foreground.mean())
+    # the painted image is 0 off the cells: every disk is read as off
+    share_off = 1 - data.background.mean(axis=0)
+    assert result["disk_reading"]["accuracy"] == pytest.approx(list(share_off))
+    assert result["disk_reading"]["false_negative_rate"] == [1.0, 1.0]
     # inside, with the disk on: count by hand over (image, cell) pairs
     inside_cells = np.flatnonzero(data.inside.any(axis=0))
     disk = data.inside.argmax(axis=0)
@@ -57,6 +247,47 @@ def test_counts_against_a_hand_made_case(data):
     expected = np.mean([data.foreground[i, c] for i, c in pairs])
     assert result["inside_bg_on"]["accuracy"] == pytest.approx(expected)
     assert result["inside_bg_on"]["n"] == len(pairs)
+    assert result["inside_bg_on"]["auc"] == 0.5              # one value for every cell
+
+
+# --- the AUC -------------------------------------------------------------------------------
+
+def brute_force_auc(scores, labels, strata):
+    wins = pairs = 0.0
+    for i in range(len(scores)):
+        for j in range(len(scores)):
+            if labels[i] and not labels[j] and strata[i] == strata[j]:
+                pairs += 1
+                wins += 1.0 if scores[i] > scores[j] else 0.5 if scores[i] == scores[j] else 0.0
+    return wins / pairs
+
+
+def test_auc_is_the_pairwise_count_with_ties_half(rng):
+    for trial in range(20):
+        n = int(rng.integers(2, 40))
+        scores = rng.integers(0, 4, n).astype(float)         # many ties
+        labels = rng.random(n) < 0.4
+        strata = rng.integers(0, 3, n)
+        if not (labels.any() and (~labels).any()):
+            continue
+        assert auc(scores, labels) == pytest.approx(brute_force_auc(scores, labels, np.zeros(n)),
+                                                    abs=1e-12)
+        has_pairs = any(labels[strata == s].any() and (~labels[strata == s]).any()
+                        for s in range(3))
+        by_stratum = brute_force_auc(scores, labels, strata) if has_pairs else np.nan
+        np.testing.assert_allclose(auc(scores, labels, strata), by_stratum, atol=1e-12)
+
+
+def test_auc_known_cases():
+    labels = np.array([0, 0, 1, 1], bool)
+    assert auc([1, 2, 3, 4], labels) == 1.0
+    assert auc([4, 3, 2, 1], labels) == 0.0
+    assert auc([1, 1, 1, 1], labels) == 0.5
+    assert auc([1, 3, 2, 4], labels) == 0.75
+    assert np.isnan(auc([1, 2], [True, True]))
+    # an offset per stratum does not count when strata are given
+    assert auc([0, 1, 10, 11], [0, 1, 0, 1], strata=[0, 0, 1, 1]) == 1.0
+    assert auc([0, 1, 10, 11], [0, 1, 0, 1]) == 0.75
 
 
 def test_cell_means_and_target_error(data):
@@ -80,16 +311,12 @@ def test_the_blind_guess_is_the_per_pixel_median_and_beats_every_other_constant(
         assert best <= target_error(np.broadcast_to(g_train.mean(axis=0), g_train.shape), g_train)
 
 
-def test_logistic_probe_learns_a_separable_rule_and_fails_on_noise():
+def test_logistic_probe_learns_a_separable_rule():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((400, 3))
     y = x[:, 0] - 0.5 * x[:, 2] > 0.1
     predict = fit_logistic(x[:200], y[:200])
     assert (predict(x[200:]) == y[200:]).mean() > 0.95
-    noise = rng.random(400) < 0.5
-    result = background_probe(x[:, :2], x[:, 2:], np.stack([y, noise], axis=1), ["rule", "coin"])
-    assert result["rule"]["z1"] > 0.8 and result["rule"]["z2"] > 0.6   # both spaces hold part
-    assert abs(result["coin"]["z1"] - 0.5) < 0.12                       # nothing to find
 
 
 def test_latent_states_are_the_thesis_one_hot_states():
@@ -108,8 +335,12 @@ def test_thesis_quick_runs_and_writes_everything(tmp_path):
     assert "| X90 |" in run.stdout and "| X90_20 |" in run.stdout
     for name in ("X90", "X90_20"):
         folder = tmp_path / name
-        for figure in ("reconstructions.png", "latent.png", "elbo.png", "convergence.png"):
+        for figure in ("reconstructions.png", "latent.png", "probes.png", "elbo.png",
+                       "convergence.png"):
             assert (folder / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", figure
+        with np.load(folder / "heldout.npz") as held:
+            assert {"x", "vae1", "vae2", "mu1", "mu2", "foreground", "background"} <= set(held.files)
+            assert held["vae1"].shape == (128, 1, 60, 60) and held["mu1"].shape == (128, 4)
         metrics = json.loads((folder / "metrics.json").read_text())
         final = metrics["final"]
         assert metrics["epochs"] == 2 and len(metrics["convergence"]) == 2
@@ -119,4 +350,7 @@ def test_thesis_quick_runs_and_writes_everything(tmp_path):
         assert final["elbo1"] < 0 and final["elbo2"] < 0
         assert set(final["probe"]) == ({"bottom-left"} if name == "X90"
                                        else {"bottom-left", "top-right"})
+        assert set(final["probes"]["disks"]) == set(final["probe"])
+        for group in ("outside", "inside_bg_on", "inside_bg_off"):
+            assert 0 <= final["cells"][group]["auc"] <= 1
     assert (tmp_path / "summary.md").exists()

@@ -323,3 +323,89 @@ def ascii_map(name):
         lines.append(f"{r:3d} |{text}|")
     lines.append(border)
     return "\n".join(lines)
+
+
+# --- what a pixel is worth on average: the levels an ideal reconstruction shows ---------
+
+class PixelLevels(NamedTuple):
+    """The expected value of one pixel of each kind (thesis ch. 3, the generator above).
+
+    empty:  in no active cell and no active disk
+    cell:   in an active foreground cell, no active disk
+    disk:   in an active disk, no active foreground cell
+    both:   in an active foreground cell that lies in an active disk
+
+    For binary data these are on-rates P(pixel = 1), for grey data the grey means.
+    """
+    empty: float
+    cell: float
+    disk: float
+    both: float
+
+
+def _grey_mean(n_cells, n_disks):
+    """The mean grey value of a pixel in n_cells active cells and n_disks active disks:
+    noise mean + 0.9 · n_cells + 0.6 · n_disks (contributions add up, our reading).
+    Works on numbers and on arrays alike; pixel_levels and expected_images both use it,
+    so that the oracle's pixels equal the levels bit for bit."""
+    return NOISE_MEAN + FOREGROUND_VALUE * n_cells + BACKGROUND_VALUE * n_disks
+
+
+def _check_threshold(threshold, where):
+    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, Real)
+                                  or not math.isfinite(threshold)):
+        raise ValueError(f"{where}: expected threshold=None or a finite number, got {threshold!r}")
+
+
+def pixel_levels(threshold=THRESHOLD):
+    """PixelLevels(empty, cell, disk, both): the expected value of each kind of pixel.
+
+    threshold:  the binarization threshold of the data (default 0.75, as make_synthetic):
+                the levels are the on-rates on_rate(mean, threshold) of the grey means,
+                0.130, 0.870, 0.646 and 0.996 at 0.75; None (grey data): the grey means
+                themselves, 0.3, 1.2, 0.9 and 1.8.
+    Derived from the generator's constants (thesis ch. 3), not typed in.
+    """
+    _check_threshold(threshold, "pixel_levels")
+    means = [_grey_mean(c, d) for c, d in ((0, 0), (1, 0), (0, 1), (1, 1))]
+    if threshold is None:
+        return PixelLevels(*(float(m) for m in means))
+    return PixelLevels(*(on_rate(m, threshold) for m in means))
+
+
+def expected_images(foreground, background, cell_masks, disk_masks, threshold=THRESHOLD):
+    """The expectation of every pixel given the ground truth: the "oracle" reconstruction.
+
+    foreground: (N, C) bool, cell states.  background: (N, D) bool, disk states.
+    cell_masks: (C, S, S) bool.  disk_masks: (D, S, S) bool.
+    threshold:  as in pixel_levels (a number: binary data, on-rates; None: grey means).
+    Returns (N, 1, S, S) float64: E[pixel | which cells and disks are active], the
+    generator's (thesis ch. 3) mean NOISE_MEAN + 0.9 · [active cell] + 0.6 · [active disk],
+    passed through on_rate for binary data.  No decoder can do better on average: this
+    is what a perfect vae1(x) + vae2(x) would show.  Vectorised (no loop over images).
+    """
+    _check_threshold(threshold, "expected_images")
+    foreground, background = np.asarray(foreground), np.asarray(background)
+    cell_masks, disk_masks = np.asarray(cell_masks, bool), np.asarray(disk_masks, bool)
+    if (foreground.ndim != 2 or background.ndim != 2 or cell_masks.ndim != 3
+            or disk_masks.ndim != 3 or len(foreground) != len(background)
+            or foreground.shape[1] != len(cell_masks) or background.shape[1] != len(disk_masks)
+            or cell_masks.shape[1:] != disk_masks.shape[1:]):
+        raise ValueError(f"expected_images: expected foreground (N, C), background (N, D), "
+                         f"cell_masks (C, S, S), disk_masks (D, S, S), got "
+                         f"{foreground.shape}, {background.shape}, {cell_masks.shape}, "
+                         f"{disk_masks.shape}")
+    n, size = len(foreground), cell_masks.shape[1:]
+    flat = size[0] * size[1]
+    # How many active cells / disks cover each pixel, (N, S·S) whole numbers: 0 or 1 in
+    # our layout, but the sums keep the generator's "contributions add up" if masks overlap.
+    n_cells = foreground.astype(np.int64) @ cell_masks.reshape(-1, flat).astype(np.int64)
+    n_disks = background.astype(np.int64) @ disk_masks.reshape(-1, flat).astype(np.int64)
+    # One table entry per (cells, disks) count, then a lookup: on_rate is scalar, and this
+    # calls it (max cells + 1) × (max disks + 1) times instead of once per pixel.
+    c_max, d_max = int(n_cells.max(initial=0)), int(n_disks.max(initial=0))
+    table = np.array([[_grey_mean(c, d) for d in range(d_max + 1)] for c in range(c_max + 1)],
+                     dtype=np.float64)
+    if threshold is not None:
+        table = np.vectorize(lambda m: on_rate(float(m), threshold), otypes=[np.float64])(table)
+    return table[n_cells, n_disks].reshape(n, 1, *size)
