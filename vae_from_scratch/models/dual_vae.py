@@ -20,6 +20,21 @@ Our readings where the thesis is silent, each an option:
   (True, False) cuts it from the background decoder (the thesis's §3.3 suggestion);
 - `elbo2_weight` = 450 multiplies the whole ELBO2 (`weight_on="elbo"`, eq. 2.36 with the
   thesis's scaling) or only its reconstruction term (`weight_on="reconstruction"`).
+
+The thesis's remedies (§3.3) and ours, each an option that is off by default (the
+reference model's parameters and random draws are then those of the thesis run):
+- `likelihood1="gaussian"`: decoder 1 is N(mean, σ²) with one learned scalar noise level
+  log σ² = log(min_var + exp(raw)) (distributions.floor_logvar), for grey images that
+  were not binarized (§3.3: "use the raw data");
+- `latent1`, `latent2`: "more latent dimensions" (§3.3);
+- `decoder1="structured"`: x = f(x1, x2) made explicit: decoder 1's output is the
+  foreground decoder's output plus a full-resolution background map decoded from z̃2
+  (added as logits for a Bernoulli, as means for a Gaussian);
+- `free_bits2` λ: the KL of z2 costs nothing below λ nats per dimension (Kingma et
+  al. 2016's free bits: Σ_d max(λ, mean_n KL_nd) replaces mean_n KL_n in the loss);
+- `decorrelate` γ (ours): γ ‖Cov_batch(mu1, mu2)‖²_F added to the loss, a push for the
+  two posterior means to carry unrelated information.
+The reported ELBOs are always the true ones; only the loss changes.
 """
 
 from dataclasses import dataclass
@@ -27,12 +42,53 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import get_backend, to_numpy
-from ..distributions import Bernoulli, DiagonalGaussian
+from ..distributions import Bernoulli, DiagonalGaussian, floor_logvar, floor_logvar_backward
 from ..nn import (AvgPool2D, Conv2D, ConvTranspose2D, Dense, Flatten, MaxPool2D, ReLU,
                   Reshape, Sequential)
 from ..nn.functional import sigmoid
 
 WEIGHT_ON = ("elbo", "reconstruction")
+LIKELIHOODS1 = ("bernoulli", "gaussian")
+DECODERS1 = ("plain", "structured")
+
+
+class NoiseLevel:
+    """One learned noise variance σ² for every pixel of a Gaussian decoder.
+
+    params["raw_logvar"]: (1,); log σ² = log(min_var + exp(raw)) keeps σ² > min_var, so
+    a decoder that fits the data closely cannot drive log p(x|z) to +∞
+    (distributions.floor_logvar).  Starts at σ² = min_var + 1.
+    """
+
+    def __init__(self, *, min_var=1e-3, backend=None, dtype=np.float32):
+        self.backend, self.dtype, self.min_var = get_backend(backend), np.dtype(dtype), float(min_var)
+        xp = self.backend.xp
+        self.params = {"raw_logvar": xp.zeros(1, dtype=self.dtype)}
+        self.grads = {"raw_logvar": xp.zeros(1, dtype=self.dtype)}
+
+    def logvar(self, shape):
+        """log σ², broadcast to `shape` (the decoder's output, (N, 1, S, S))."""
+        raw = self.params["raw_logvar"]
+        return self.backend.xp.broadcast_to(floor_logvar(raw, self.min_var).reshape((1,) * len(shape)),
+                                            shape)
+
+    def backward(self, dlogvar):
+        """dlogvar: dL/d log σ² per pixel, (N, 1, S, S); σ² is shared, so the sum."""
+        raw = self.params["raw_logvar"]
+        self.grads["raw_logvar"][...] = floor_logvar_backward(raw, self.min_var, dlogvar.sum())
+
+    @property
+    def n_params(self):
+        return 1
+
+    def astype(self, dtype):
+        self.dtype = np.dtype(dtype)
+        for d in (self.params, self.grads):
+            d["raw_logvar"] = d["raw_logvar"].astype(self.dtype)
+        return self
+
+    def __repr__(self):
+        return f"NoiseLevel(min_var={self.min_var:g})"
 
 
 @dataclass
@@ -61,20 +117,23 @@ class DualEstimate:
 class DualVAE:
     """The reference dual VAE (DESIGN.md), sizes adjustable.
 
-    x: (N, 1, S, S) binary images, S = image_size (60).  S must be divisible by 4 and
-    by bg_kernel.
+    x: (N, 1, S, S) images, S = image_size (60): binary for the Bernoulli decoder 1,
+    grey for the Gaussian one.  S must be divisible by 4 and by bg_kernel.
     latent1, latent2: sizes of z1 (4) and z2 (1).
     fg_kernel: receptive field of the foreground encoder's first convolution (6, even).
     bg_kernel: receptive field and stride of the background encoder (30), also the
         pooling size of the target g.
     interaction: (to the foreground decoder, to the background decoder).
-    elbo2_weight, weight_on: see the module docstring.
+    elbo2_weight, weight_on, likelihood1, decoder1, free_bits2, decorrelate: see the
+        module docstring; min_var bounds the Gaussian decoder's σ² from below.
     """
 
     def __init__(self, *, rng, image_size=60, latent1=4, latent2=1, fg_kernel=6, bg_kernel=30,
                  fg_channels=(16, 32), fg_hidden=64, bg_channels=4, bg_hidden=16,
                  dec_channels=(16, 8), interaction=(True, True), elbo2_weight=450.0,
-                 weight_on="elbo", target_gain=12.0, backend=None, dtype=np.float32):
+                 weight_on="elbo", likelihood1="bernoulli", decoder1="plain", free_bits2=0.0,
+                 decorrelate=0.0, min_var=1e-3, target_gain=12.0, backend=None,
+                 dtype=np.float32):
         S = int(image_size)
         if S % 4 or S % bg_kernel:
             raise ValueError(f"DualVAE: image_size must be divisible by 4 and by bg_kernel "
@@ -82,9 +141,19 @@ class DualVAE:
         if fg_kernel % 2 or fg_kernel < 2:
             raise ValueError(f"DualVAE: fg_kernel must be even (it halves the image with "
                              f"padding (k − 2)/2), got {fg_kernel}")
-        if weight_on not in WEIGHT_ON:
-            raise ValueError(f"DualVAE: weight_on must be one of {', '.join(WEIGHT_ON)}, "
-                             f"got {weight_on!r}")
+        for what, value, allowed in (("weight_on", weight_on, WEIGHT_ON),
+                                     ("likelihood1", likelihood1, LIKELIHOODS1),
+                                     ("decoder1", decoder1, DECODERS1)):
+            if value not in allowed:
+                raise ValueError(f"DualVAE: {what} must be one of {', '.join(allowed)}, "
+                                 f"got {value!r}")
+        for what, value in (("latent1", latent1), ("latent2", latent2)):
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"DualVAE: {what} must be a whole number >= 1, got {value!r}")
+        for what, value in (("free_bits2", free_bits2), ("decorrelate", decorrelate),
+                            ("elbo2_weight", elbo2_weight)):
+            if not (np.isfinite(value) and value >= 0):
+                raise ValueError(f"DualVAE: {what} must be a finite number >= 0, got {value!r}")
         bk = get_backend(backend)
         kw = dict(rng=rng, backend=bk, dtype=dtype)
         c1, c2 = fg_channels
@@ -105,7 +174,7 @@ class DualVAE:
         # (z̃1, z̃2) = W (z1, z2) + b, starting at the identity                   (eq. 2.35)
         self.interaction = Dense(latent1 + latent2, latent1 + latent2, **kw)
         self.interaction.params["W"][...] = bk.xp.eye(latent1 + latent2, dtype=dtype)
-        # p_θ(x|z̃1): Bernoulli logits over the image
+        # p_θ(x|z̃1): Bernoulli logits (or the Gaussian mean) over the image
         self.fg_decoder = Sequential(
             Dense(latent1, d1 * s4 * s4, **kw), ReLU(backend=bk), Reshape((d1, s4, s4), backend=bk),
             ConvTranspose2D(d1, d2, 4, stride=2, padding=1, **kw), ReLU(backend=bk),
@@ -115,16 +184,32 @@ class DualVAE:
             Dense(latent2, bg_hidden, **kw), ReLU(backend=bk), Dense(bg_hidden, m * m, **kw),
             Reshape((1, m, m), backend=bk))
         self._pool = AvgPool2D(bg_kernel, backend=bk)
+        self._parts = {"fg_encoder": self.fg_encoder, "bg_encoder": self.bg_encoder,
+                       "interaction": self.interaction, "fg_decoder": self.fg_decoder,
+                       "bg_decoder": self.bg_decoder}
+        # The options' parts are built after the reference ones, so that without them the
+        # parameters (and the generator's state) are exactly the thesis run's.
+        self.bg_map = None
+        if decoder1 == "structured":
+            # x = f(x1, x2): a full-resolution background map from z̃2, added to decoder 1
+            self.bg_map = Sequential(
+                Dense(latent2, bg_hidden, **kw), ReLU(backend=bk), Dense(bg_hidden, S * S, **kw),
+                Reshape((1, S, S), backend=bk))
+            self._parts["bg_map"] = self.bg_map
+        self.noise = None
+        if likelihood1 == "gaussian":
+            self.noise = NoiseLevel(min_var=min_var, backend=bk, dtype=dtype)
+            self._parts["noise"] = self.noise
 
         self.backend, self.xp = bk, bk.xp
         self.image_size, self.latent1, self.latent2 = S, int(latent1), int(latent2)
         self.fg_kernel, self.bg_kernel = int(fg_kernel), int(bg_kernel)
         self.interaction_on = tuple(bool(f) for f in interaction)
         self.elbo2_weight, self.weight_on = float(elbo2_weight), weight_on
+        self.likelihood1, self.decoder1 = likelihood1, decoder1
+        self.free_bits2, self.decorrelate = float(free_bits2), float(decorrelate)
+        self.min_var = float(min_var)
         self.target_gain = float(target_gain)
-        self._parts = {"fg_encoder": self.fg_encoder, "bg_encoder": self.bg_encoder,
-                       "interaction": self.interaction, "fg_decoder": self.fg_decoder,
-                       "bg_decoder": self.bg_decoder}
 
     # --- parameters ---------------------------------------------------------------
     @property
@@ -151,10 +236,17 @@ class DualVAE:
         return self
 
     def config(self):
-        return {"model": "dual_vae", "image_size": self.image_size, "latent1": self.latent1,
-                "latent2": self.latent2, "fg_kernel": self.fg_kernel, "bg_kernel": self.bg_kernel,
-                "interaction": list(self.interaction_on), "elbo2_weight": self.elbo2_weight,
-                "weight_on": self.weight_on, "target_gain": self.target_gain}
+        config = {"model": "dual_vae", "image_size": self.image_size, "latent1": self.latent1,
+                  "latent2": self.latent2, "fg_kernel": self.fg_kernel, "bg_kernel": self.bg_kernel,
+                  "interaction": list(self.interaction_on), "elbo2_weight": self.elbo2_weight,
+                  "weight_on": self.weight_on, "target_gain": self.target_gain}
+        # the options, only where they are not the reference model's (old checkpoints match)
+        options = {"likelihood1": (self.likelihood1, "bernoulli"), "decoder1": (self.decoder1, "plain"),
+                   "free_bits2": (self.free_bits2, 0.0), "decorrelate": (self.decorrelate, 0.0)}
+        config.update({k: v for k, (v, default) in options.items() if v != default})
+        if self.noise is not None:
+            config["min_var"] = self.min_var
+        return config
 
     # --- the pieces ---------------------------------------------------------------
     def target(self, x):
@@ -170,18 +262,38 @@ class DualVAE:
         return (DiagonalGaussian(h1[:, :L1], h1[:, L1:]), DiagonalGaussian(h2[:, :L2], h2[:, L2:]))
 
     def _decoder_inputs(self, z1, z2):
-        """(input of the foreground decoder, input of the background decoder)."""
+        """The codes each decoder reads: (fg decoder, background map, bg decoder).
+
+        Decoder 1 (the foreground decoder and, when structured, the background map)
+        reads (z̃1, z̃2) when the interaction feeds it, else (z1, z2); decoder 2 reads
+        z̃2 or z2 in the same way."""
         use1, use2 = self.interaction_on
         if not (use1 or use2):
-            return z1, z2
+            return z1, z2, z2
         zt = self.interaction.forward(self.xp.concatenate([z1, z2], axis=1))   # eq. 2.35
         L1 = self.latent1
-        return (zt[:, :L1] if use1 else z1), (zt[:, L1:] if use2 else z2)
+        zt1, zt2 = zt[:, :L1], zt[:, L1:]
+        return (zt1, zt2, zt2) if use1 and use2 else (zt1, zt2, z2) if use1 else (z1, z2, zt2)
+
+    def decoder1_parts(self, z1, z2):
+        """Decoder 1's output before the likelihood, split: (foreground part, background
+        part or None), each (N, 1, S, S) logits (Bernoulli) or means (Gaussian)."""
+        u1, v2, _ = self._decoder_inputs(z1, z2)
+        fg = self.fg_decoder.forward(u1)
+        return fg, (None if self.bg_map is None else self.bg_map.forward(v2))
 
     def decode(self, z1, z2):
-        """(p(x|z̃1), r(g|z̃2)) for z1: (N, latent1), z2: (N, latent2), as Bernoullis."""
-        u1, u2 = self._decoder_inputs(z1, z2)
-        return Bernoulli(self.fg_decoder.forward(u1)), Bernoulli(self.bg_decoder.forward(u2))
+        """(p(x|z̃1), r(g|z̃2)) for z1: (N, latent1), z2: (N, latent2).
+
+        p(x|·) is a Bernoulli (logits fg + bg) or a DiagonalGaussian (mean fg + bg, the
+        learned σ²); r(g|z̃2) a Bernoulli."""
+        u1, v2, u2 = self._decoder_inputs(z1, z2)
+        out1 = self.fg_decoder.forward(u1)
+        if self.bg_map is not None:
+            out1 = out1 + self.bg_map.forward(v2)          # x = f(x1, x2), in logit/mean space
+        p1 = (Bernoulli(out1) if self.noise is None
+              else DiagonalGaussian(out1, self.noise.logvar(out1.shape)))
+        return p1, Bernoulli(self.bg_decoder.forward(u2))
 
     def vae1(self, x, rng):
         """The foreground VAE's output for x (thesis §2.9): E[x̂ | z̃1], (N, 1, S, S).
@@ -211,11 +323,23 @@ class DualVAE:
         rec1, kl1 = p1.log_prob(x), q1.kl_to_standard_normal()
         rec2, kl2 = p2.log_prob(g), q2.kl_to_standard_normal()
         w = self.elbo2_weight
-        w_kl2 = w if self.weight_on == "elbo" else 1.0
-        objective = rec1 - beta * kl1 + w * rec2 - w_kl2 * beta * kl2       # eq. 2.36, §3.1
+        w_kl2 = w * beta if self.weight_on == "elbo" else beta
         mean = lambda a: float(a.mean())                                     # noqa: E731
+        # loss = −mean(ELBO1 + w · ELBO2), or with w on rec2 only      (eq. 2.36, §3.1)
+        objective = rec1 - beta * kl1 + w * rec2
+        kl2_per_dim = None
+        if self.free_bits2:          # free bits: Σ_d max(λ, mean_n KL_nd) for the KL of z2
+            kl2_per_dim = 0.5 * (q2.var + q2.mu ** 2 - 1.0 - q2.logvar).mean(axis=0)  # (latent2,)
+            loss = -mean(objective) + w_kl2 * float(self.xp.maximum(kl2_per_dim, self.free_bits2).sum())
+        else:
+            loss = -mean(objective - w_kl2 * kl2)
+        cov = None
+        if self.decorrelate:         # γ ‖C‖²_F, C = (1/N) Σ_n (mu1_n − mu1̄)(mu2_n − mu2̄)ᵀ
+            c1, c2 = q1.mu - q1.mu.mean(axis=0), q2.mu - q2.mu.mean(axis=0)
+            cov = c1.T @ c2 / N                                               # (latent1, latent2)
+            loss += self.decorrelate * float((cov ** 2).sum())
         result = DualEstimate(
-            loss=-mean(objective), elbo1=mean(rec1 - kl1), elbo2=mean(rec2 - kl2),
+            loss=loss, elbo1=mean(rec1 - kl1), elbo2=mean(rec2 - kl2),
             reconstruction1=mean(rec1), kl1=mean(kl1), reconstruction2=mean(rec2), kl2=mean(kl2),
             per_example={"elbo1": to_numpy(rec1 - kl1), "elbo2": to_numpy(rec2 - kl2)})
         if not grads:
@@ -223,27 +347,56 @@ class DualVAE:
 
         xp, dt = self.xp, z1.dtype
         full = lambda value: xp.full(N, value / N, dtype=dt)                 # noqa: E731
-        du1 = self.fg_decoder.backward(p1.log_prob_backward(x, full(-1.0)))  # ∂loss/∂(dec1 input)
+        # ∂loss/∂(decoder 1's output): through the logits, or the mean and the noise level
+        if self.noise is None:
+            dout1 = p1.log_prob_backward(x, full(-1.0))
+        else:
+            _, dout1, dlogvar1 = p1.log_prob_backward(x, full(-1.0))
+            self.noise.backward(dlogvar1)
+        du1 = self.fg_decoder.backward(dout1)                                 # ∂loss/∂(fg input)
+        dv2 = None if self.bg_map is None else self.bg_map.backward(dout1)   # the sum's 2nd term
         du2 = self.bg_decoder.backward(p2.log_prob_backward(g, full(-w)))
+        dz1, dz2 = self._decoder_inputs_backward(z1, z2, du1, dv2, du2)
+        # the KL terms: of z1 with weight β; of z2 with w·β (or β), per dimension when the
+        # free bits switch off the dimensions still under λ
+        dmu1, dlogvar1 = q1.kl_backward(full(beta))
+        dmu2, dlogvar2 = q2.kl_backward(full(w_kl2))
+        if self.free_bits2:
+            active = (kl2_per_dim >= self.free_bits2).astype(dt)               # (latent2,)
+            dmu2, dlogvar2 = dmu2 * active, dlogvar2 * active
+        if cov is not None:          # ∂(γ‖C‖²)/∂mu1 = (2γ/N) c2 Cᵀ, ∂/∂mu2 = (2γ/N) c1 C
+            dmu1 = dmu1 + (2.0 * self.decorrelate / N) * (c2 @ cov.T)
+            dmu2 = dmu2 + (2.0 * self.decorrelate / N) * (c1 @ cov)
+        for q, dz, dmu, dlogvar, encoder in ((q1, dz1, dmu1, dlogvar1, self.fg_encoder),
+                                             (q2, dz2, dmu2, dlogvar2, self.bg_encoder)):
+            dmu_z, dlogvar_z = q.backward(dz)                                # z = mu + σ ⊙ eps
+            encoder.backward(xp.concatenate([dmu + dmu_z, dlogvar + dlogvar_z], axis=1),
+                             need_input_grad=False)                        # x is data
+        return result
+
+    def _decoder_inputs_backward(self, z1, z2, du1, dv2, du2):
+        """(dL/dz1, dL/dz2) from the gradients at the decoders' inputs (see
+        _decoder_inputs): du1 at the foreground decoder, dv2 at the background map
+        (None without one), du2 at the background decoder."""
+        xp = self.xp
         use1, use2 = self.interaction_on
-        dz1 = xp.zeros_like(z1) if use1 else du1
-        dz2 = xp.zeros_like(z2) if use2 else du2
+        dv2 = xp.zeros_like(z2) if dv2 is None else dv2
+        # what reaches z̃ (through the interaction) and what reaches z directly
+        to_zt1, to_zt2 = (du1, dv2) if use1 else (0.0, 0.0)
+        to_z1, to_z2 = (0.0, 0.0) if use1 else (du1, dv2)
+        if use2:
+            to_zt2 = to_zt2 + du2
+        else:
+            to_z2 = to_z2 + du2
+        dz1, dz2 = xp.zeros_like(z1) + to_z1, xp.zeros_like(z2) + to_z2
         if use1 or use2:
-            L1 = self.latent1
-            dzt = xp.concatenate([du1 if use1 else xp.zeros_like(z1),
-                                  du2 if use2 else xp.zeros_like(z2)], axis=1)
+            dzt = xp.concatenate([xp.zeros_like(z1) + to_zt1, xp.zeros_like(z2) + to_zt2], axis=1)
             dz = self.interaction.backward(dzt)
-            dz1, dz2 = dz1 + dz[:, :L1], dz2 + dz[:, L1:]
+            dz1, dz2 = dz1 + dz[:, :self.latent1], dz2 + dz[:, self.latent1:]
         else:
             for k in self.interaction.grads:         # the layer is not used: no gradient
                 self.interaction.grads[k][...] = 0
-        for q, dz, d_kl, encoder in ((q1, dz1, beta, self.fg_encoder),
-                                     (q2, dz2, w_kl2 * beta, self.bg_encoder)):
-            dmu_kl, dlogvar_kl = q.kl_backward(full(d_kl))
-            dmu_z, dlogvar_z = q.backward(dz)                                # z = mu + σ ⊙ eps
-            encoder.backward(xp.concatenate([dmu_kl + dmu_z, dlogvar_kl + dlogvar_z], axis=1),
-                             need_input_grad=False)                        # x is data
-        return result
+        return dz1, dz2
 
     def evaluate(self, x, rng):
         """The estimate without gradients."""
@@ -256,10 +409,12 @@ class DualVAE:
                              f"got {tuple(x.shape)}")
 
     def __repr__(self):
+        options = "" if self.decoder1 == "plain" else ", structured decoder 1"
+        options += "" if self.noise is None else ", Gaussian decoder 1 (learned σ²)"
         return (f"DualVAE(image {self.image_size}×{self.image_size}, z1 ∈ R^{self.latent1}, "
                 f"z2 ∈ R^{self.latent2}, receptive fields {self.fg_kernel} / {self.bg_kernel}, "
                 f"ELBO2 weight {self.elbo2_weight:g} on the {self.weight_on}, interaction "
-                f"{self.interaction_on}, {self.n_params:,} parameters)")
+                f"{self.interaction_on}{options}, {self.n_params:,} parameters)")
 
 
-__all__ = ["DualVAE", "DualEstimate", "WEIGHT_ON"]
+__all__ = ["DualVAE", "DualEstimate", "NoiseLevel", "WEIGHT_ON", "LIKELIHOODS1", "DECODERS1"]
