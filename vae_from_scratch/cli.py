@@ -69,7 +69,25 @@ def main(argv=None):
                         help="the ELBO2 weight 450 multiplies the whole ELBO2 or its "
                              "reconstruction term only")
     thesis.add_argument("--oversample", type=int, default=1,
-                        help="repeat the images without active background this many times")
+                        help="repeat the images without active background this many times "
+                             "(default 1)")
+    thesis.add_argument("--data-mode", choices=["binary", "grey"], default="binary",
+                        help="binary: the thesis's binarized images and a Bernoulli decoder 1; "
+                             "grey: the raw grey images and a Gaussian decoder 1 with a learned "
+                             "noise level (thesis §3.3) (default binary)")
+    thesis.add_argument("--latent1", type=int, default=4, metavar="N",
+                        help="dimensions of z1, the foreground code (default 4)")
+    thesis.add_argument("--latent2", type=int, default=1, metavar="N",
+                        help="dimensions of z2, the background code (default 1)")
+    thesis.add_argument("--decoder1", choices=["plain", "structured"], default="plain",
+                        help="structured: decoder 1 = foreground decoder + a full-resolution "
+                             "background map decoded from z2 (default plain)")
+    thesis.add_argument("--free-bits2", type=float, default=0.0, metavar="NATS",
+                        help="free bits for z2: its KL costs nothing below NATS per dimension "
+                             "(default 0, off)")
+    thesis.add_argument("--decorrelate", type=float, default=0.0, metavar="GAMMA",
+                        help="add GAMMA · ||Cov(mu1, mu2)||² over each batch to the loss "
+                             "(default 0, off)")
     thesis.add_argument("--out", default="runs/thesis")
     thesis.add_argument("--backend", default=None, help=BACKEND_HELP)
     thesis.add_argument("--quiet", action="store_true")
@@ -139,10 +157,20 @@ def _run(args, parser):
             return 1
         return 0
     if args.command == "thesis":
+        import math
+        for option, value, least in (("--epochs", args.epochs, 1), ("--oversample", args.oversample, 1),
+                                     ("--latent1", args.latent1, 1), ("--latent2", args.latent2, 1)):
+            if value < least:
+                parser.error(f"{option}: expected a whole number >= {least}, got {value}")
+        for option, value in (("--free-bits2", args.free_bits2), ("--decorrelate", args.decorrelate)):
+            if not (math.isfinite(value) and value >= 0):
+                parser.error(f"{option}: expected a finite number >= 0, got {value}")
         from .thesis import run_thesis
         run_thesis(args.datasets, args.out, quick=args.quick, epochs=args.epochs, seed=args.seed,
                    backend=args.backend, quiet=args.quiet, interaction=args.interaction,
-                   weight_on=args.weight_on, oversample=args.oversample)
+                   weight_on=args.weight_on, oversample=args.oversample, data_mode=args.data_mode,
+                   latent1=args.latent1, latent2=args.latent2, decoder1=args.decoder1,
+                   free_bits2=args.free_bits2, decorrelate=args.decorrelate)
         return 0
     if args.command == "bench":
         from .bench import run_bench

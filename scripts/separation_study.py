@@ -1,0 +1,145 @@
+"""The separation study: the dual VAE's variants × data sets × seeds, and their table.
+
+    python scripts/separation_study.py run   [--variants A,B] [--seeds 0 1 2] [--jobs 2]
+    python scripts/separation_study.py table [--variants A,B] [--datasets ...]
+
+`run` calls `python -m vae_from_scratch thesis` once per (variant, seed, data set), each
+into runs/study/<variant>/seed<S>/<data set>/, and skips those that already hold a
+metrics.json (so an interrupted study continues).  With --jobs 2 two runs share the two
+cores, each with one Numba and one BLAS thread.  `table` reads the metrics.json files
+and prints, per variant and data set, the mean ± s.d. over the seeds found.
+
+The variants are the thesis's remedies (§3.3) one at a time, the combinations that
+matter, and the attempts at a latent separation (VARIANTS below: the command-line
+options of `thesis` for each).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+BEST = ["--data-mode", "grey", "--latent1", "16", "--decoder1", "structured",
+        "--weight-on", "reconstruction"]
+VARIANTS = {
+    # the thesis's run and its options, one at a time
+    "baseline": [],
+    "fg-only": ["--interaction", "fg-only"],
+    "weight-rec": ["--weight-on", "reconstruction"],
+    "oversample4": ["--oversample", "4"],
+    "latent16": ["--latent1", "16"],
+    "grey": ["--data-mode", "grey"],
+    "structured": ["--decoder1", "structured"],
+    # combinations
+    "grey-latent16": ["--data-mode", "grey", "--latent1", "16"],
+    "structured-rec": ["--decoder1", "structured", "--weight-on", "reconstruction"],
+    "best": BEST,
+    # attempts at a latent separation (z1 blind to the disks)
+    "best-no-int1": BEST + ["--interaction", "bg-only"],
+    "best-no-int": BEST + ["--interaction", "none"],
+    "best-free-bits": ["--data-mode", "grey", "--latent1", "16", "--decoder1", "structured",
+                       "--interaction", "none", "--free-bits2", "1.0"],
+    "best-no-int-decor": BEST + ["--interaction", "none", "--decorrelate", "100"],
+}
+# X90_20 has two disks: the combinations give it a two-dimensional z2 (the issue's setting)
+LATENT2_FOR = {"X90_20": 2}
+TWO_DISK_VARIANTS = ("best", "best-no-int1", "best-no-int", "best-free-bits", "best-no-int-decor")
+DATASETS = ("X90", "X50", "X90_20")
+
+
+def command(variant, seed, dataset, out, epochs, quick):
+    options = list(VARIANTS[variant])
+    if variant in TWO_DISK_VARIANTS and dataset in LATENT2_FOR:
+        options += ["--latent2", str(LATENT2_FOR[dataset])]
+    cmd = [sys.executable, "-m", "vae_from_scratch", "thesis", "--datasets", dataset,
+           "--seed", str(seed), "--epochs", str(epochs), "--out", str(out), "--quiet", *options]
+    return cmd + (["--quick"] if quick else [])
+
+
+def run(args):
+    jobs = []
+    for variant in args.variants:
+        for seed in args.seeds:
+            for dataset in args.datasets:
+                out = Path(args.out) / variant / f"seed{seed}"
+                if not (out / dataset / "metrics.json").exists():
+                    jobs.append((variant, seed, dataset, out))
+    env = dict(os.environ)
+    if args.jobs > 1:                        # the runs share the cores: one thread each
+        env["NUMBA_NUM_THREADS"] = "1"
+    print(f"{len(jobs)} runs to do, {args.jobs} at a time")
+
+    def one(job):
+        variant, seed, dataset, out = job
+        cmd = command(variant, seed, dataset, out, args.epochs, args.quick)
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        status = "ok" if done.returncode == 0 else f"FAILED ({done.returncode}): {done.stderr[-400:]}"
+        print(f"{variant} seed {seed} {dataset}: {status}", flush=True)
+        return done.returncode
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        codes = list(pool.map(one, jobs))
+    return int(any(codes))
+
+
+ROWS = [  # (column, function of metrics["final"])
+    ("ELBO1", lambda f: f["elbo1"]),
+    ("cells out", lambda f: f["cells"]["outside"]["accuracy"]),
+    ("in, bg on", lambda f: f["cells"]["inside_bg_on"]["accuracy"]),
+    ("AUC bg on", lambda f: f["cells"]["inside_bg_on"]["auc"]),
+    ("in, bg off", lambda f: f["cells"]["inside_bg_off"]["accuracy"]),
+    ("disk from z1", lambda f: np.mean([d["z1"]["knn"] for d in f["probes"]["disks"].values()])),
+    ("disk from z2", lambda f: np.mean([d["z2"]["knn"] for d in f["probes"]["disks"].values()])),
+    ("disk majority", lambda f: np.mean([d["majority"] for d in f["probes"]["disks"].values()])),
+    ("cells under disk from z1", lambda f: f["probes"]["cells"]["inside_bg_on"]["z1"]["knn"]),
+]
+
+
+def table(args):
+    header = ["variant", "data", "seeds"] + [name for name, _ in ROWS]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for variant in args.variants:
+        for dataset in args.datasets:
+            runs = sorted(Path(args.out, variant).glob(f"seed*/{dataset}/metrics.json"))
+            if not runs:
+                continue
+            finals = [json.loads(p.read_text())["final"] for p in runs]
+            cells = []
+            for name, get in ROWS:
+                values = np.array([get(f) for f in finals], dtype=float)
+                digits = 1 if name == "ELBO1" else 3
+                cells.append(f"{values.mean():.{digits}f}" + (f" ± {values.std(ddof=1):.{digits}f}"
+                                                             if len(values) > 1 else ""))
+            lines.append("| " + " | ".join([variant, dataset, str(len(finals))] + cells) + " |")
+    print("\n".join(lines))
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("action", choices=["run", "table"])
+    parser.add_argument("--variants", default=",".join(VARIANTS),
+                        help=f"comma list of {', '.join(VARIANTS)} (default all)")
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time (default 2)")
+    parser.add_argument("--quick", action="store_true", help="pass --quick to every run")
+    parser.add_argument("--out", default="runs/study")
+    args = parser.parse_args(argv)
+    args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"--variants: unknown {', '.join(unknown)}; expected some of {', '.join(VARIANTS)}")
+    if args.jobs < 1:
+        parser.error(f"--jobs: expected a whole number >= 1, got {args.jobs}")
+    return run(args) if args.action == "run" else table(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
