@@ -87,36 +87,53 @@ def run(args):
     return int(any(codes))
 
 
-ROWS = [  # (column, function of metrics["final"])
+ABBREVIATIONS = {"bottom-left": "BL", "top-right": "TR"}
+COLUMNS = [  # (column, function of metrics["final"] -> one number, or {disk: number})
     ("ELBO1", lambda f: f["elbo1"]),
     ("cells out", lambda f: f["cells"]["outside"]["accuracy"]),
     ("in, bg on", lambda f: f["cells"]["inside_bg_on"]["accuracy"]),
     ("AUC bg on", lambda f: f["cells"]["inside_bg_on"]["auc"]),
     ("in, bg off", lambda f: f["cells"]["inside_bg_off"]["accuracy"]),
-    ("disk from z1", lambda f: np.mean([d["z1"]["knn"] for d in f["probes"]["disks"].values()])),
-    ("disk from z2", lambda f: np.mean([d["z2"]["knn"] for d in f["probes"]["disks"].values()])),
-    ("disk majority", lambda f: np.mean([d["majority"] for d in f["probes"]["disks"].values()])),
-    ("cells under disk from z1", lambda f: f["probes"]["cells"]["inside_bg_on"]["z1"]["knn"]),
+    ("disk from z1 (kNN)", lambda f: {d: p["z1"]["knn"] for d, p in f["probes"]["disks"].items()}),
+    ("disk from z2 (kNN)", lambda f: {d: p["z2"]["knn"] for d, p in f["probes"]["disks"].items()}),
+    ("disk majority", lambda f: {d: p["majority"] for d, p in f["probes"]["disks"].items()}),
+    ("covered cells from z1 (kNN)", lambda f: f["probes"]["cells"]["inside_bg_on"]["z1"]["knn"]),
 ]
 
 
-def table(args):
-    header = ["variant", "data", "seeds"] + [name for name, _ in ROWS]
+def _mean_sd(values, digits):
+    values = np.asarray(values, dtype=float)
+    text = f"{values.mean():.{digits}f}"
+    return text + (f" ± {values.std(ddof=1):.{digits}f}" if len(values) > 1 else "")
+
+
+def table_lines(root, variants, datasets):
+    """The Markdown table of every (variant, data set) found under root: mean ± s.d. over
+    the seeds (sample s.d., ddof 1); a disk column names each disk of X90_20."""
+    header = ["variant", "data", "seeds"] + [name for name, _ in COLUMNS]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for variant in args.variants:
-        for dataset in args.datasets:
-            runs = sorted(Path(args.out, variant).glob(f"seed*/{dataset}/metrics.json"))
+    for variant in variants:
+        for dataset in datasets:
+            runs = sorted(Path(root, variant).glob(f"seed*/{dataset}/metrics.json"))
             if not runs:
                 continue
             finals = [json.loads(p.read_text())["final"] for p in runs]
             cells = []
-            for name, get in ROWS:
-                values = np.array([get(f) for f in finals], dtype=float)
-                digits = 1 if name == "ELBO1" else 3
-                cells.append(f"{values.mean():.{digits}f}" + (f" ± {values.std(ddof=1):.{digits}f}"
-                                                             if len(values) > 1 else ""))
+            for name, get in COLUMNS:
+                digits = 1 if name == "ELBO1" else 3 if "AUC" in name or "in," in name else 2
+                values = [get(f) for f in finals]
+                if isinstance(values[0], dict):
+                    parts = [(d, [v[d] for v in values]) for d in values[0]]
+                    cells.append(" / ".join((f"{ABBREVIATIONS.get(d, d)} " if len(parts) > 1 else "")
+                                            + _mean_sd(v, digits) for d, v in parts))
+                else:
+                    cells.append(_mean_sd(values, digits))
             lines.append("| " + " | ".join([variant, dataset, str(len(finals))] + cells) + " |")
-    print("\n".join(lines))
+    return lines
+
+
+def table(args):
+    print("\n".join(table_lines(args.out, args.variants, args.datasets)))
     return 0
 
 

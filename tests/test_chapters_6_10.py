@@ -71,18 +71,53 @@ def test_ch08_cnn(tmp_path):
     assert math.isfinite(r["vae"]["conv"]["elbo"]) and r["vae"]["conv"]["elbo"] < 0
 
 
-def test_ch09_dual_vae(tmp_path):
+def test_ch09_dual_vae(tmp_path, capsys):
     r, out = run_chapter("ch09_dual_vae", tmp_path)
+    printed = capsys.readouterr().out
     for kind, rates in r["data"]["on_rates"].items():
         for name in ("X90", "X50", "X90_20"):
             assert rates[name] == pytest.approx(rates["theory"], abs=0.02), (kind, name)
-    assert set(r["separation"]) == {"X90", "X50", "X90_20"}
-    for m in r["separation"].values():
-        f = m["final"]
-        assert 0 <= f["cells"]["outside"]["accuracy"] <= 1
-        assert f["target_mae_constant"] > 0
+    # section 3, the metric on reconstructions whose scores are known (X90, inside, bg on)
+    check = r["metric_check"]["rows"]
+    share = r["metric_check"]["share_active"]
+    oracle, blind, mean = check["oracle"], check["blind under the disk"], check["training mean"]
+    assert oracle["accuracy"] == 1.0 and oracle["auc"] == 1.0
+    assert oracle["old_false_positive_rate"] == 1.0                 # the old rule's blindness
+    assert oracle["old_accuracy"] == pytest.approx(share)
+    assert check["binarized input"]["accuracy"] >= 0.99 and check["binarized input"]["auc"] >= 0.99
+    assert blind["auc"] == 0.5 and mean["auc"] == 0.5
+    assert blind["accuracy"] in (pytest.approx(share), pytest.approx(1 - share))
+    for row in check.values():                                      # measured next to theory
+        if not isinstance(row["theory"]["accuracy"], str):
+            assert row["accuracy"] == pytest.approx(row["theory"]["accuracy"], abs=0.02)
+        assert row["old_false_positive_rate"] == pytest.approx(
+            row["theory"]["old_false_positive_rate"], abs=0.05)
+    lines = printed.splitlines()
+    oracle_line = next(line for line in lines if line.startswith("oracle ") and "measured" in line)
+    assert oracle_line.split()[2:4] == ["1.000", "1.000"] and oracle_line.split()[-1] == "1.00"
+    blind_line = next(line for line in lines if line.startswith("blind under the disk"))
+    assert blind_line.split()[-3] == "0.500"
+    # sections 4 and 5: both runs on every data set, and the comparison of section 6
+    for key in ("separation", "remedy"):
+        assert set(r[key]) == {"X90", "X50", "X90_20"}
+        for m in r[key].values():
+            f = m["final"]
+            assert 0 <= f["cells"]["outside"]["accuracy"] <= 1
+            assert 0 <= f["cells"]["inside_bg_on"]["auc"] <= 1
+            assert f["target_mae_constant"] > 0
+    assert {m["data_mode"] for m in r["remedy"].values()} == {"grey"}
+    assert r["remedy"]["X90_20"]["latent2"] == 2 and r["remedy"]["X90"]["latent1"] == 16
+    assert set(r["comparison"]) == {"X90", "X50", "X90_20"}
+    assert set(r["comparison"]["X90_20"]["remedy"]["disks"]) == {"bottom-left", "top-right"}
+    assert "remedy" in r["summary"] and r["summary"].count("thesis run in-bg-on") == 3
+    assert "== 6. the thesis's run against the remedy" in printed
     figures = {p.name for p in out.glob("fig3_*.png")}
     assert len(figures) == 6 and "fig3_4_X90_latent.png" in figures
+    for name in ("X90", "X50", "X90_20"):
+        for figure in (f"probes_{name}.png", f"remedy_{name}_reconstructions.png",
+                       f"remedy_{name}_probes.png"):
+            assert (out / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", figure
+        assert (out / "remedy" / name / "heldout.npz").exists()
 
 
 def test_ch10_beyond(tmp_path):

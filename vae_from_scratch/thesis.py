@@ -142,7 +142,8 @@ def run_dataset(name, out, *, epochs=30, batch_size=32, lr=1e-3, seed=0, n_train
                     weight_on=weight_on, elbo2_weight=elbo2_weight, latent1=latent1,
                     latent2=latent2, decoder1=decoder1, free_bits2=free_bits2,
                     decorrelate=decorrelate,
-                    likelihood1="bernoulli" if data_mode == "binary" else "gaussian", backend=bk)
+                    likelihood1="bernoulli" if data_mode == "binary" else "gaussian",
+                    noise_var0=float(np.var(x_train)), backend=bk)   # grey: σ² starts at the data's
     optimizer = Adam(model.params, model.grads, lr=lr)
     eval_seed = seed + 2000
     convergence = []

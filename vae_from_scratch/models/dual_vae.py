@@ -57,13 +57,20 @@ class NoiseLevel:
 
     params["raw_logvar"]: (1,); log σ² = log(min_var + exp(raw)) keeps σ² > min_var, so
     a decoder that fits the data closely cannot drive log p(x|z) to +∞
-    (distributions.floor_logvar).  Starts at σ² = min_var + 1.
+    (distributions.floor_logvar).  Starts at σ² = var0: the data's pixel variance is the
+    natural start, the σ² of a decoder that predicts the mean image; from σ² = 1 Adam
+    (steps of about lr in raw) needs about 1900 steps to reach the noise of the thesis's
+    data (σ² = 0.16), and the reconstruction is weighted 1/σ² too weakly until then.
     """
 
-    def __init__(self, *, min_var=1e-3, backend=None, dtype=np.float32):
+    def __init__(self, *, var0=1.0, min_var=1e-3, backend=None, dtype=np.float32):
+        if not var0 > min_var:
+            raise ValueError(f"NoiseLevel: expected a starting variance var0 > min_var = "
+                             f"{min_var:g}, got {var0!r}")
         self.backend, self.dtype, self.min_var = get_backend(backend), np.dtype(dtype), float(min_var)
         xp = self.backend.xp
-        self.params = {"raw_logvar": xp.zeros(1, dtype=self.dtype)}
+        raw0 = np.log(float(var0) - self.min_var)            # the inverse of floor_logvar
+        self.params = {"raw_logvar": xp.full(1, raw0, dtype=self.dtype)}
         self.grads = {"raw_logvar": xp.zeros(1, dtype=self.dtype)}
 
     def logvar(self, shape):
@@ -125,14 +132,15 @@ class DualVAE:
         pooling size of the target g.
     interaction: (to the foreground decoder, to the background decoder).
     elbo2_weight, weight_on, likelihood1, decoder1, free_bits2, decorrelate: see the
-        module docstring; min_var bounds the Gaussian decoder's σ² from below.
+        module docstring; min_var bounds the Gaussian decoder's σ² from below, and
+        noise_var0 is its starting value (NoiseLevel).
     """
 
     def __init__(self, *, rng, image_size=60, latent1=4, latent2=1, fg_kernel=6, bg_kernel=30,
                  fg_channels=(16, 32), fg_hidden=64, bg_channels=4, bg_hidden=16,
                  dec_channels=(16, 8), interaction=(True, True), elbo2_weight=450.0,
                  weight_on="elbo", likelihood1="bernoulli", decoder1="plain", free_bits2=0.0,
-                 decorrelate=0.0, min_var=1e-3, target_gain=12.0, backend=None,
+                 decorrelate=0.0, min_var=1e-3, noise_var0=1.0, target_gain=12.0, backend=None,
                  dtype=np.float32):
         S = int(image_size)
         if S % 4 or S % bg_kernel:
@@ -198,7 +206,7 @@ class DualVAE:
             self._parts["bg_map"] = self.bg_map
         self.noise = None
         if likelihood1 == "gaussian":
-            self.noise = NoiseLevel(min_var=min_var, backend=bk, dtype=dtype)
+            self.noise = NoiseLevel(var0=noise_var0, min_var=min_var, backend=bk, dtype=dtype)
             self._parts["noise"] = self.noise
 
         self.backend, self.xp = bk, bk.xp
