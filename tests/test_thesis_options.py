@@ -78,6 +78,7 @@ def test_metrics_json_is_what_heldout_npz_gives(grey_run):
     (["--latent2", "-2"], "--latent2: expected a whole number >= 1, got -2"),
     (["--free-bits2", "-1"], "--free-bits2: expected a finite number >= 0, got -1.0"),
     (["--decorrelate", "nan"], "--decorrelate: expected a finite number >= 0, got nan"),
+    (["--lr", "0"], "--lr: expected a finite number > 0, got 0.0"),
     (["--data-mode", "colour"], "invalid choice: 'colour'"),
     (["--decoder1", "fancy"], "invalid choice: 'fancy'"),
 ])

@@ -115,6 +115,8 @@ def main(argv=None):
                        help=BLAS_HELP % "as OpenBLAS chose")
 
     args = parser.parse_args(argv)
+    if args.command == "thesis":
+        _check_thesis_args(args, thesis)
     if getattr(args, "blas_threads", None) is None:
         return _run(args, parser)
     if args.blas_threads < 1:
@@ -160,16 +162,6 @@ def _run(args, parser):
             return 1
         return 0
     if args.command == "thesis":
-        import math
-        for option, value, least in (("--epochs", args.epochs, 1), ("--oversample", args.oversample, 1),
-                                     ("--latent1", args.latent1, 1), ("--latent2", args.latent2, 1)):
-            if value < least:
-                parser.error(f"{option}: expected a whole number >= {least}, got {value}")
-        for option, value in (("--free-bits2", args.free_bits2), ("--decorrelate", args.decorrelate)):
-            if not (math.isfinite(value) and value >= 0):
-                parser.error(f"{option}: expected a finite number >= 0, got {value}")
-        if not (math.isfinite(args.lr) and args.lr > 0):
-            parser.error(f"--lr: expected a finite number > 0, got {args.lr}")
         from .thesis import run_thesis
         run_thesis(args.datasets, args.out, quick=args.quick, epochs=args.epochs, seed=args.seed,
                    backend=args.backend, quiet=args.quiet, interaction=args.interaction,
@@ -188,6 +180,20 @@ def _run(args, parser):
         return 0 if records else 1           # 1: no backend could be loaded
     parser.print_help()
     return 0
+
+
+def _check_thesis_args(args, parser):
+    """The thesis command's numbers, before a backend loads or any work starts."""
+    import math
+    for option, value in (("--epochs", args.epochs), ("--oversample", args.oversample),
+                          ("--latent1", args.latent1), ("--latent2", args.latent2)):
+        if value < 1:
+            parser.error(f"{option}: expected a whole number >= 1, got {value}")
+    for option, value in (("--free-bits2", args.free_bits2), ("--decorrelate", args.decorrelate)):
+        if not (math.isfinite(value) and value >= 0):
+            parser.error(f"{option}: expected a finite number >= 0, got {value}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        parser.error(f"--lr: expected a finite number > 0, got {args.lr}")
 
 
 def _variance(text):

@@ -250,9 +250,10 @@ def save_reconstruction_plot(columns, titles, path, title=None, outlines=None, r
     return _finish(fig, path, title, fontsize=11, rect=(0, legend_height / height, 1, 1))
 
 
-def save_latent_exploration(images, labels, path, ncols, title=None):
+def save_latent_exploration(images, labels, path, ncols, title=None, value_range=(0.0, 1.0)):
     """Decoder outputs for chosen latent states (figures 3.4–3.6), each annotated below
-    with its state, e.g. "[5, 0, 0, 0, 0]".  images: (n, 1, h, w); None leaves a gap."""
+    with its state, e.g. "[5, 0, 0, 0, 0]".  images: (n, 1, h, w); None leaves a gap.
+    value_range: (vmin, vmax) of the grey scale, (0, 1) for probabilities."""
     plt = _pyplot()
     nrows = -(-len(images) // ncols)
     size = 1.9 if ncols <= 9 else 1.3          # a wide code (z1 ∈ R¹⁶) still fits a page
@@ -265,7 +266,7 @@ def save_latent_exploration(images, labels, path, ncols, title=None):
             continue
         ax = axes.ravel()[k]
         ax.axis("on")
-        _show(ax, image[0])
+        _show(ax, image[0], *value_range)
         ax.set_xlabel(label, fontsize=8)
     return _finish(fig, path, title, fontsize=11)
 

@@ -218,7 +218,7 @@ def _figures(name, out, model, data, test, made, history, convergence, seed, dat
     labels = [labels[0]] + labels[1:D + 1] + [""] + labels[D + 1:]
     names = ", ".join(names)
     save_latent_exploration(grid, labels, out / "latent.png", ncols=D + 1,
-                            title=f"{name}: vae1's decoder at [{names}]")
+                            title=f"{name}: vae1's decoder at [{names}]", value_range=image_range)
     plot_probe_summary(final["probes"], out / "probes.png",
                        title=f"{name}: who knows what (probes on the posterior means)")
     ep = history["epoch"]
