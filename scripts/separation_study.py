@@ -105,16 +105,22 @@ COLUMNS = [  # (column, function of metrics["final"] -> one number, or {disk: nu
 ]
 
 
+COMPACT = ("cells out", "in, bg on", "AUC bg on", "in, bg off", "disk from z1 (kNN)",
+           "disk from z2 (kNN)", "disk majority")
+
+
 def _mean_sd(values, digits):
     values = np.asarray(values, dtype=float)
     text = f"{values.mean():.{digits}f}"
     return text + (f" ± {values.std(ddof=1):.{digits}f}" if len(values) > 1 else "")
 
 
-def table_lines(root, variants, datasets):
+def table_lines(root, variants, datasets, compact=False):
     """The Markdown table of every (variant, data set) found under root: mean ± s.d. over
-    the seeds (sample s.d., ddof 1); a disk column names each disk of X90_20."""
-    header = ["variant", "data", "seeds"] + [name for name, _ in COLUMNS]
+    the seeds (sample s.d., ddof 1); a disk column names each disk of X90_20.
+    compact: only the COMPACT columns (the README's table)."""
+    columns = [(n, get) for n, get in COLUMNS if not compact or n in COMPACT]
+    header = ["variant", "data", "seeds"] + [name for name, _ in columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for variant in variants:
         for dataset in datasets:
@@ -123,7 +129,7 @@ def table_lines(root, variants, datasets):
                 continue
             finals = [json.loads(p.read_text())["final"] for p in runs]
             cells = []
-            for name, get in COLUMNS:
+            for name, get in columns:
                 digits = 1 if name == "ELBO1" else 3 if "AUC" in name or "in," in name else 2
                 values = [get(f) for f in finals]
                 if isinstance(values[0], dict):
@@ -137,7 +143,7 @@ def table_lines(root, variants, datasets):
 
 
 def table(args):
-    print("\n".join(table_lines(args.out, args.variants, args.datasets)))
+    print("\n".join(table_lines(args.out, args.variants, args.datasets, args.compact)))
     return 0
 
 
@@ -152,6 +158,7 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (default 2)")
     parser.add_argument("--quick", action="store_true", help="pass --quick to every run")
     parser.add_argument("--out", default="runs/study")
+    parser.add_argument("--compact", action="store_true", help="table: the README's columns")
     args = parser.parse_args(argv)
     args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in args.variants if v not in VARIANTS]
