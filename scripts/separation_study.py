@@ -45,6 +45,8 @@ VARIANTS = {
     "best-free-bits": ["--data-mode", "grey", "--latent1", "16", "--decoder1", "structured",
                        "--interaction", "none", "--free-bits2", "1.0"],
     "best-no-int-decor": BEST + ["--interaction", "none", "--decorrelate", "100"],
+    "best-decor10": BEST + ["--decorrelate", "10"],
+    "best-no-int-decor10": BEST + ["--interaction", "none", "--decorrelate", "10"],
 }
 # The same at learning rate 3e-3, where 30 epochs reach the plateau (at 1e-3 they are
 # mid-climb): "<variant>-lr3".
@@ -105,7 +107,18 @@ COLUMNS = [  # (column, function of metrics["final"] -> one number, or {disk: nu
 ]
 
 
-COMPACT = ("cells out", "in, bg on", "AUC bg on", "in, bg off", "disk from z1 (kNN)",
+def separated(final, z2_least=0.95, z1_above_majority=0.05, cells_least=0.95):
+    """The issue's target for a latent separation, on one run: every disk's state from z2
+    at >= 0.95 and from z1 within 0.05 of the majority guess (kNN probes), and the cells
+    under an active disk still shown at >= 0.95."""
+    disks = final["probes"]["disks"].values()
+    return bool(all(d["z2"]["knn"] >= z2_least for d in disks)
+                and all(d["z1"]["knn"] <= d["majority"] + z1_above_majority for d in disks)
+                and final["cells"]["inside_bg_on"]["accuracy"] >= cells_least)
+
+
+COLUMNS.append(("separated", separated))
+COMPACT = ("separated", "cells out", "in, bg on", "AUC bg on", "in, bg off", "disk from z1 (kNN)",
            "disk from z2 (kNN)", "disk majority")
 
 
@@ -132,7 +145,9 @@ def table_lines(root, variants, datasets, compact=False):
             for name, get in columns:
                 digits = 1 if name == "ELBO1" else 3 if "AUC" in name or "in," in name else 2
                 values = [get(f) for f in finals]
-                if isinstance(values[0], dict):
+                if isinstance(values[0], bool):         # how many seeds meet the target
+                    cells.append(f"{sum(values)}/{len(values)}")
+                elif isinstance(values[0], dict):
                     parts = [(d, [v[d] for v in values]) for d in values[0]]
                     cells.append(" / ".join((f"{ABBREVIATIONS.get(d, d)} " if len(parts) > 1 else "")
                                             + _mean_sd(v, digits) for d, v in parts))
