@@ -38,10 +38,13 @@ def test_the_table_is_the_mean_and_sample_sd_over_the_seeds(tmp_path):
     assert "BL 1.00 ± 0.00 / TR 1.00 ± 0.00" in x90_20                # a disk column per disk
     assert "BL 0.90 ± 0.00 / TR 0.80 ± 0.00" in x90_20                # the majority
     # the target: z2 >= 0.95, z1 within 0.05 of the majority, cells under the disk >= 0.95
-    assert x90[-1] == "0/3 |"                                         # z2 0.90 < 0.95
+    assert x90[-2:] == ["0/3", "0/3 |"]                               # z2 0.90 < 0.95
     assert study.separated(_final(0.96, {"d": (0.92, 0.96, 0.9)}))
     assert not study.separated(_final(0.96, {"d": (0.96, 0.96, 0.9)}))   # z1 knows the disk
     assert not study.separated(_final(0.94, {"d": (0.92, 0.96, 0.9)}))   # cells not shown
+    leaky = _final(0.96, {"d": (0.92, 0.96, 0.9)})
+    leaky["probes"]["disks"]["d"]["z1"]["linear"] = 0.99              # kNN blind, linear not
+    assert study.separated(leaky) and not study.separated(leaky, z1_probes=("knn", "linear"))
     compact = study.table_lines(tmp_path, ["v"], ["X90"], compact=True)
     assert "ELBO1" not in compact[0] and "in, bg on" in compact[0]
 
