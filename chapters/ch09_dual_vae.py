@@ -551,7 +551,7 @@ def discuss_remedy(results, quick=False):
 #   holds for X90 in every seed but for X50 and X90_20 in one of three.  The README
 #   ("A latent separation") reports the attempts to close the rest
 #   (`scripts/separation_study.py`: no interaction, free bits for z2, a decorrelation
-#   penalty); none makes z1 blind to X90_20's disks for both probes.
+#   penalty); for both probes, one X90_20 run in 21 has z1 blind to its disks.
 #
 # **Why they differ.**
 #
