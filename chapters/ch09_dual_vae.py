@@ -70,6 +70,9 @@ FIGURES = {"X90": ("3_1", "3_4"), "X90_20": ("3_2", "3_5"), "X50": ("3_3", "3_6"
 REMEDY = dict(data_mode="grey", latent1=16, decoder1="structured", weight_on="reconstruction",
               lr=3e-3)
 REMEDY_LATENT2 = {"X90_20": 2}
+# A probe within this much of the majority guess counts as knowing nothing (the README's
+# latent-separation target).
+MARGIN = 0.05
 
 
 def parse_args(argv=None):
@@ -415,11 +418,11 @@ def train_runs(args, out, bk, remedy=False):
 
 
 def _disk_lines(f):
-    """Per disk: is its state in z1, in z2 (kNN probe 0.02 above the majority guess)?"""
+    """Per disk: is its state in z1, in z2 (kNN probe more than MARGIN above the majority)?"""
     verdicts = {}
     for disk, p in f["probes"]["disks"].items():
-        verdicts[disk] = {"z1": p["z1"]["knn"] > p["majority"] + 0.02,
-                          "z2": p["z2"]["knn"] > p["majority"] + 0.02}
+        verdicts[disk] = {"z1": p["z1"]["knn"] > p["majority"] + MARGIN,
+                          "z2": p["z2"]["knn"] > p["majority"] + MARGIN}
     text = "; ".join(f"{disk}: {'in z1' if v['z1'] else 'not in z1'}, "
                      f"{'in z2' if v['z2'] else 'not in z2'}" for disk, v in verdicts.items())
     return verdicts, text
@@ -527,9 +530,11 @@ def discuss_remedy(results, quick=False):
 # "spread across multiple dimensions" of z1 (§3.3) rather than held by z2 alone; it named
 # the remedies of section 5 as what to try next.
 #
-# **What we measure.**  The numbers of the README's run (Numba, seed 0, 30 epochs; this
-# chapter's NumPy run differs from them by float32 round-off, and the cell below prints
-# its own):
+# **What we measure.**  The numbers of the README's run (Numba, seed 0, 30 epochs).  This
+# chapter's NumPy run computes the same model to float32 round-off, which 1900 steps of
+# training amplify; the cell below prints its own numbers (in our NumPy run: the thesis
+# run 0.527 / 0.561 / 0.518 under the disks, the remedy 1.000 / 0.981 / 1.000, and the
+# remedy's z1 reads X90_20's top-right disk at 0.90 against 0.79 where Numba's gives 0.82):
 #
 # - The thesis's run does not show the cells under an active disk: "in, bg on" is
 #   0.522 / 0.544 / 0.513 on X90 / X50 / X90_20, AUC 0.544 / 0.593 / 0.544 — chance —
@@ -598,7 +603,7 @@ def compare(thesis_runs, remedy_runs):
     for row in rows:
         print(f"{row[0]:<8} {row[1]:<11} {row[2]:<16} {row[3]}")
     for name, runs in out.items():
-        z1 = [d for d, v in runs["remedy"]["disks"].items() if v["z1"] > v["majority"] + 0.02]
+        z1 = [d for d, v in runs["remedy"]["disks"].items() if v["z1"] > v["majority"] + MARGIN]
         print(f"{name}: the remedy's z1 " +
               ("still knows the state of the " + " and ".join(z1)
                + (" disks" if len(z1) > 1 else " disk") + " (the open problem)"
