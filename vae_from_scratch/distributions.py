@@ -161,7 +161,12 @@ class DiagonalGaussian:
         Tutorial eq. 22 (which writes −KL), slides Concept 11.17 with Σ diagonal:
         ½ (tr Σ + ‖mu‖² − d − log det Σ).
         """
-        return 0.5 * _event_sum(self.var + self.mu ** 2 - 1.0 - self.logvar, self.event_ndim)
+        return _event_sum(self.kl_terms(), self.event_ndim)
+
+    def kl_terms(self):
+        """The KL's terms before the sum, one per dimension: ½ (σ² + mu² − 1 − logvar),
+        shape (N, *event).  (Free bits bound them per dimension.)"""
+        return 0.5 * (self.var + self.mu ** 2 - 1.0 - self.logvar)
 
     def kl_backward(self, dkl):
         """dkl = dL/dKL, shape (N,) -> (dmu, dlogvar):  ∂KL/∂mu = mu,  ∂KL/∂logvar = ½ (σ² − 1)."""

@@ -305,6 +305,11 @@ def fit_logistic(features, labels, *, steps=500, lr=0.5, l2=1e-3):
     return predict
 
 
+def _check_k(k, who):
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"{who}: expected a whole number k >= 1, got {k!r}")
+
+
 def nearest_neighbours(train_features, test_features, *, k=15, chunk=256):
     """Indices (M, k) of the k nearest training points of every test point.
 
@@ -318,8 +323,7 @@ def nearest_neighbours(train_features, test_features, *, k=15, chunk=256):
     if X.ndim != 2 or len(X) == 0:
         raise ValueError(f"nearest_neighbours: expected training features (N, F) with N >= 1, "
                          f"got {X.shape}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"nearest_neighbours: expected a whole number k >= 1, got {k!r}")
+    _check_k(k, "nearest_neighbours")
     k = min(int(k), len(X))
     mean, std = _standardiser(X)
     Z = (X - mean) / std
@@ -356,8 +360,7 @@ def fit_knn(features, labels, *, k=15, chunk=256):
     if X.ndim != 2 or len(X) != len(y) or len(X) == 0:
         raise ValueError(f"fit_knn: expected features (N, F) and labels (N,) with N >= 1, got "
                          f"{X.shape} and {y.shape}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"fit_knn: expected a whole number k >= 1, got {k!r}")
+    _check_k(k, "fit_knn")                   # now, not at the first prediction
     return lambda new: knn_vote(nearest_neighbours(X, new, k=k, chunk=chunk), y)
 
 

@@ -35,6 +35,7 @@ from .backend import describe, get_backend
 from .data.synthetic import SYNTHETIC_NAMES, make_synthetic, pixel_levels
 from .fileio import atomic_write
 from .models.dual_vae import DualVAE
+from .nn.functional import sigmoid
 from .optim import Adam
 from .plots import (plot_probe_summary, plot_series, save_latent_exploration,
                     save_reconstruction_plot)
@@ -68,7 +69,7 @@ def outputs(model, images, rng):
     and for a structured decoder 1 its two parts "vae1_foreground", "vae1_background"
     (probabilities for a Bernoulli, means for a Gaussian)."""
     bk = model.backend
-    link = (lambda a: 1.0 / (1.0 + np.exp(-a))) if model.noise is None else (lambda a: a)
+    link = sigmoid if model.noise is None else (lambda a: a)   # logits -> probabilities
     out = {k: [] for k in ("vae1", "vae2", "g", "mu1", "mu2", "vae1_foreground", "vae1_background")}
     for x in _batches(model, images):
         q1, q2 = model.encode(x)
@@ -84,14 +85,14 @@ def outputs(model, images, rng):
     return {k: np.concatenate(v) for k, v in out.items() if v}
 
 
-def measure(model, train, test, rng, train_codes=None):
+def measure(model, train, test, rng):
     """The separation figures of `model` on the Synthetic data `test` (host arrays):
     vae2's error on g, vae1's foreground cells against the ground truth, and the probes
-    (fitted on the posterior means of the `train` images, or on `train_codes` =
-    (mu1, mu2) when given).  Returns (figures, outputs on the test images).  (The ELBOs
-    on the same images come from the training loop's validation pass.)"""
+    (fitted on the posterior means of the `train` images).  Returns (figures, outputs on
+    the test images).  (The ELBOs on the same images come from the training loop's
+    validation pass.)"""
     made = outputs(model, test.images, rng)
-    mu1_train, mu2_train = posterior_means(model, train.images) if train_codes is None else train_codes
+    mu1_train, mu2_train = posterior_means(model, train.images)
     names = [d.name for d in test.disks]
     probes = latent_probes(mu1_train, mu2_train, train.foreground, train.background,
                            made["mu1"], made["mu2"], test.foreground, test.background,
@@ -146,12 +147,12 @@ def run_dataset(name, out, *, epochs=30, batch_size=32, lr=1e-3, seed=0, n_train
                     noise_var0=float(np.var(x_train)), backend=bk)   # grey: σ² starts at the data's
     optimizer = Adam(model.params, model.grads, lr=lr)
     eval_seed = seed + 2000
-    convergence = []
+    convergence, last = [], {}
 
     def record(epoch, epoch_record, model):
         if epoch % eval_every == 0 or epoch == epochs:
             elbos = {k: epoch_record[f"val_{k}"] for k in ("elbo1", "elbo2", "kl1", "kl2")}
-            figures, _ = measure(model, data, test, np.random.default_rng(eval_seed))
+            figures, last["made"] = measure(model, data, test, np.random.default_rng(eval_seed))
             convergence.append({"epoch": epoch, **elbos, **figures})
 
     t0 = time.perf_counter()
@@ -160,8 +161,7 @@ def run_dataset(name, out, *, epochs=30, batch_size=32, lr=1e-3, seed=0, n_train
                   checkpoint=out / "checkpoint.npz", callbacks=[record], quiet=quiet,
                   log_every=max(1, epochs // 10))
     seconds = time.perf_counter() - t0
-    final = convergence[-1]
-    made = outputs(model, test.images, np.random.default_rng(eval_seed))   # as measured
+    final, made = convergence[-1], last["made"]     # the last evaluation is the final model's
     g_train = np.concatenate([bk.to_numpy(model.target(x)) for x in _batches(model, data.images)])
     final["target_mae_constant"] = constant_target_error(g_train, made["g"])
 
@@ -170,7 +170,7 @@ def run_dataset(name, out, *, epochs=30, batch_size=32, lr=1e-3, seed=0, n_train
                "mu2": made["mu2"], "foreground": test.foreground, "background": test.background}
     heldout.update({k: made[k] for k in ("vae1_foreground", "vae1_background") if k in made})
     atomic_write(out / "heldout.npz", lambda f: np.savez_compressed(f, **heldout))
-    _figures(name, out, model, data, test, made, history, convergence, seed, data_mode)
+    _figures(name, out, model, test, made, history, convergence, data_mode)
 
     metrics = {"data": name, "seed": seed, "epochs": len(history["epoch"]),
                "batch_size": batch_size, "lr": lr, "n_train": int(len(x_train)), "n_test": n_test,
@@ -183,7 +183,7 @@ def run_dataset(name, out, *, epochs=30, batch_size=32, lr=1e-3, seed=0, n_train
     return metrics
 
 
-def _figures(name, out, model, data, test, made, history, convergence, seed, data_mode):
+def _figures(name, out, model, test, made, history, convergence, data_mode):
     """reconstructions.png, latent.png, probes.png, elbo.png and convergence.png."""
     bk = model.backend
     final = convergence[-1]

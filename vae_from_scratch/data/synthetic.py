@@ -252,6 +252,13 @@ def on_rate(mean, threshold=THRESHOLD, std=NOISE_STD):
     return 0.5 * (1.0 - math.erf((threshold - mean) / (std * math.sqrt(2.0))))
 
 
+def _check_threshold(threshold, where):
+    """A binarization threshold: None (grey data) or a finite number."""
+    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, Real)
+                                  or not math.isfinite(threshold)):
+        raise ValueError(f"{where}: expected threshold=None or a finite number, got {threshold!r}")
+
+
 def make_synthetic(name, n=N_IMAGES, *, rng, threshold=THRESHOLD):
     """The data set `name` ("X90", "X50" or "X90_20") as a Synthetic of n images.
 
@@ -269,10 +276,7 @@ def make_synthetic(name, n=N_IMAGES, *, rng, threshold=THRESHOLD):
                          f"{', '.join(SYNTHETIC_NAMES)}")
     if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
         raise ValueError(f"make_synthetic: expected a whole number of images n >= 1, got {n!r}")
-    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, Real)
-                                  or not math.isfinite(threshold)):
-        raise ValueError(f"make_synthetic: expected threshold=None or a finite number, "
-                         f"got {threshold!r}")
+    _check_threshold(threshold, "make_synthetic")
     n = int(n)
     disks = DATASETS[name]
     cells = cell_masks()                                            # (10, 60, 60)
@@ -349,12 +353,6 @@ def _grey_mean(n_cells, n_disks):
     Works on numbers and on arrays alike; pixel_levels and expected_images both use it,
     so that the oracle's pixels equal the levels bit for bit."""
     return NOISE_MEAN + FOREGROUND_VALUE * n_cells + BACKGROUND_VALUE * n_disks
-
-
-def _check_threshold(threshold, where):
-    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, Real)
-                                  or not math.isfinite(threshold)):
-        raise ValueError(f"{where}: expected threshold=None or a finite number, got {threshold!r}")
 
 
 def pixel_levels(threshold=THRESHOLD):

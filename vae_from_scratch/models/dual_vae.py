@@ -337,7 +337,7 @@ class DualVAE:
         objective = rec1 - beta * kl1 + w * rec2
         kl2_per_dim = None
         if self.free_bits2:          # free bits: Σ_d max(λ, mean_n KL_nd) for the KL of z2
-            kl2_per_dim = 0.5 * (q2.var + q2.mu ** 2 - 1.0 - q2.logvar).mean(axis=0)  # (latent2,)
+            kl2_per_dim = q2.kl_terms().mean(axis=0)                              # (latent2,)
             loss = -mean(objective) + w_kl2 * float(self.xp.maximum(kl2_per_dim, self.free_bits2).sum())
         else:
             loss = -mean(objective - w_kl2 * kl2)
