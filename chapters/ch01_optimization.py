@@ -35,8 +35,9 @@ matplotlib.use("Agg")                       # figures go to files, no screen nee
 import matplotlib.pyplot as plt             # noqa: E402
 import numpy as np                          # noqa: E402
 
-from vae_from_scratch.chapter_tools import parse_chapter_args, save_figure as save, write_results  # noqa: E402
-from vae_from_scratch.optim import SGD, exponential_decay   # noqa: E402
+from vae_from_scratch.apps.chapter_tools import parse_chapter_args, save_figure as save, write_results  # noqa: E402
+from vae_from_scratch.optim import SGD                       # noqa: E402
+from vae_from_scratch.schedules import exponential_decay     # noqa: E402
 
 CHAPTER = "ch01"
 

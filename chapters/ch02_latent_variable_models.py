@@ -21,7 +21,7 @@
 #    (Concept 11.8), measured on a linear-Gaussian model with the library's own
 #    `objectives.log_likelihood`, the estimator a VAE is evaluated with.
 #
-# The models live in `vae_from_scratch/toy_models.py`; the estimators are the library's.
+# The models live in `vae_from_scratch/models/toy.py`; the estimators are the library's.
 
 # %%
 import os
@@ -38,9 +38,9 @@ matplotlib.use("Agg")                       # figures go to files, no screen nee
 import matplotlib.pyplot as plt             # noqa: E402
 import numpy as np                          # noqa: E402
 
-from vae_from_scratch.chapter_tools import parse_chapter_args, save_figure as save, write_results  # noqa: E402
+from vae_from_scratch.apps.chapter_tools import parse_chapter_args, save_figure as save, write_results  # noqa: E402
 from vae_from_scratch.objectives import log_likelihood, log_mean_exp          # noqa: E402
-from vae_from_scratch.toy_models import GaussianMixture, LinearGaussianModel  # noqa: E402
+from vae_from_scratch.models.toy import GaussianMixture, LinearGaussianModel  # noqa: E402
 
 CHAPTER = "ch02"
 
@@ -218,7 +218,7 @@ def naive_vs_importance(gm, rng, draws, reps, out):
 #
 # With a continuous latent z ∈ R^D, the prior puts almost no mass where the posterior is,
 # and the fraction of prior samples that "meaningfully contribute" falls exponentially
-# with D.  We use the linear-Gaussian model of `toy_models` (z ~ N(0, I_D),
+# with D.  We use the linear-Gaussian model of `models/toy.py` (z ~ N(0, I_D),
 # x | z ~ N(Wz + b, σ² I)) with orthogonal columns of W, so that the posterior is a
 # diagonal Gaussian and a VAE encoder can represent it exactly.  The same model is a
 # library VAE (`LinearGaussianModel.vae(encoder)`), so the estimator is the library's

@@ -35,9 +35,9 @@ matplotlib.use("Agg")                       # figures go to files, no screen nee
 import matplotlib.pyplot as plt             # noqa: E402
 import numpy as np                          # noqa: E402
 
-from vae_from_scratch.chapter_tools import parse_chapter_args, save_figure as save, write_results  # noqa: E402
+from vae_from_scratch.apps.chapter_tools import parse_chapter_args, save_figure as save, write_results  # noqa: E402
 from vae_from_scratch.distributions import LOG_2PI, DiagonalGaussian, StandardNormal  # noqa: E402
-from vae_from_scratch.toy_models import (GaussianMixture, diagonal_cov, gaussian_kl,  # noqa: E402
+from vae_from_scratch.models.toy import (GaussianMixture, diagonal_cov, gaussian_kl,  # noqa: E402
                                          kl_by_quadrature)
 
 CHAPTER = "ch03"
@@ -151,7 +151,7 @@ def log_sigma_mixup(rng, n):
 # and q = N(μ, σ²) in one dimension:
 #
 #     KL(q ‖ p) = ½ (σ² + μ² − 1 − log σ²)           (library, eq. 22)
-#     KL(p ‖ q) = ½ (1/σ² + μ²/σ² − 1 + log σ²)      (`toy_models.gaussian_kl`, full form)
+#     KL(p ‖ q) = ½ (1/σ² + μ²/σ² − 1 + log σ²)      (`models.toy.gaussian_kl`, full form)
 #
 # As σ → 0, KL(q ‖ p) grows only like −log σ, but KL(p ‖ q) like 1/σ²: p puts mass where a
 # narrow q has almost none, and KL(p ‖ q) punishes exactly that.  As σ → ∞ it is the
@@ -210,7 +210,7 @@ def asymmetry(rng, n, out):
 # posterior has several modes, its q tends to pick one and to be too narrow, never too
 # wide.  (Chapter 4 sees the same effect on a correlated Gaussian posterior.)
 #
-# We compute both KLs by the trapezoid rule on a fine grid (`toy_models.kl_by_quadrature`,
+# We compute both KLs by the trapezoid rule on a fine grid (`models.toy.kl_by_quadrature`,
 # eq. 2.2 evaluated numerically), over a grid of (μ, σ).
 
 # %%

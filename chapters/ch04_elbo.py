@@ -15,7 +15,7 @@
 #
 # In a VAE neither log p(x) nor p(z|x) can be computed, so the identity cannot be
 # checked there.  Here we take a model where both are exact — the linear-Gaussian model
-# z ~ N(0, I), x | z ~ N(Wz + b, σ²I) of `toy_models` — and run the library's own
+# z ~ N(0, I), x | z ~ N(Wz + b, σ²I) of `models/toy.py` — and run the library's own
 # `objectives.elbo` on it, as a VAE whose decoder is that model:
 #
 # 1. for several q, the Monte Carlo ELBO from `objectives.elbo`, its gap to the exact
@@ -42,10 +42,11 @@ matplotlib.use("Agg")                       # figures go to files, no screen nee
 import matplotlib.pyplot as plt             # noqa: E402
 import numpy as np                          # noqa: E402
 
-from vae_from_scratch.chapter_tools import parse_chapter_args, save_figure as save, write_results  # noqa: E402
+from vae_from_scratch.apps.chapter_tools import parse_chapter_args, save_figure as save, write_results  # noqa: E402
 from vae_from_scratch.objectives import elbo                # noqa: E402
-from vae_from_scratch.optim import Adam, cosine_decay       # noqa: E402
-from vae_from_scratch.toy_models import LinearGaussianModel  # noqa: E402
+from vae_from_scratch.optim import Adam                     # noqa: E402
+from vae_from_scratch.schedules import cosine_decay         # noqa: E402
+from vae_from_scratch.models.toy import LinearGaussianModel  # noqa: E402
 
 CHAPTER = "ch04"
 
@@ -120,7 +121,7 @@ def setup(rng):
 # posterior the kl="mc" form wins: its terms cancel — section 2 shows that they are exactly
 # constant when q = p(z|x) — while kl="analytic" keeps the full noise of log p(x|z).
 #
-# We compare log p(x) − ELBO with the exact KL(q ‖ p(z|x)) (`toy_models.gaussian_kl`).
+# We compare log p(x) − ELBO with the exact KL(q ‖ p(z|x)) (`models.toy.gaussian_kl`).
 
 # %%
 def gap_equals_kl(model, x, rng, n, out):
@@ -202,7 +203,7 @@ def tight_bound(rng, n):
 # model with Adam (learning rate from 0.05 down to 0.0005 along `optim.cosine_decay`), on
 # the library's reparameterized ELBO gradient (`elbo(…)` with grads=True, minibatches of
 # 50), while the decoder stays the true model.  After every few
-# steps we compute, exactly, the mean over the 500 points of the ELBO (`toy_models`'
+# steps we compute, exactly, the mean over the 500 points of the ELBO (`models/toy.py`'s
 # closed form), of KL(q_φ(z|x) ‖ p(z|x)), and of log p(x).  Slides Concept 11.11: the
 # encoder's problem "minimize KL" and "maximize ELBO" are the same problem; the sum
 # ELBO + KL stays at the mean log p(x) throughout, and the KL falls towards the mean of

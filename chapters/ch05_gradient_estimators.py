@@ -19,7 +19,7 @@
 #   which never differentiates through the sample and works for discrete z too.
 #
 # Both are in the library: `objectives.elbo(…, estimator="reparameterization")` and
-# `estimator="score_function"`.  On the linear-Gaussian model of `toy_models` the exact
+# `estimator="score_function"`.  On the linear-Gaussian model of `models/toy.py` the exact
 # gradient is known in closed form (`LinearGaussianModel.elbo_grad`), so we can measure:
 # the same mean (both unbiased), and very different variances.
 
@@ -39,11 +39,11 @@ matplotlib.use("Agg")                       # figures go to files, no screen nee
 import matplotlib.pyplot as plt             # noqa: E402
 import numpy as np                          # noqa: E402
 
-from vae_from_scratch.chapter_tools import parse_chapter_args, save_figure as save, write_results  # noqa: E402
+from vae_from_scratch.apps.chapter_tools import parse_chapter_args, save_figure as save, write_results  # noqa: E402
 from vae_from_scratch.distributions import DiagonalGaussian, StandardNormal  # noqa: E402
 from vae_from_scratch.objectives import elbo                                 # noqa: E402
 from vae_from_scratch.optim import Adam                                      # noqa: E402
-from vae_from_scratch.toy_models import LinearGaussianModel                  # noqa: E402
+from vae_from_scratch.models.toy import LinearGaussianModel                  # noqa: E402
 
 CHAPTER = "ch05"
 ESTIMATORS = {"reparameterization": "RP", "score_function": "SF"}

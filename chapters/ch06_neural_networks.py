@@ -28,7 +28,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from vae_from_scratch.chapter_tools import parse_chapter_args, save_figure, write_results  # noqa: E402
+from vae_from_scratch.apps.chapter_tools import parse_chapter_args, save_figure, write_results  # noqa: E402
 from vae_from_scratch.backend import get_backend, to_numpy  # noqa: E402
 from vae_from_scratch.data import load_dataset  # noqa: E402
 from vae_from_scratch.gradcheck import gradcheck  # noqa: E402
@@ -36,7 +36,7 @@ from vae_from_scratch.nn import (Dense, Identity, LeakyReLU, ReLU,  # noqa: E402
                                  Sequential, Sigmoid, Softplus, Tanh)
 from vae_from_scratch.objectives import softmax  # noqa: E402
 from vae_from_scratch.optim import SGD  # noqa: E402
-from vae_from_scratch.plots import _pyplot  # noqa: E402
+from vae_from_scratch.viz.plots import _pyplot  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -4,7 +4,7 @@
 # **Theory:** thesis §2.7 (eq. 2.25–2.31) and Algorithm 2; tutorial §3 (eq. 13, 14, 17–22,
 # 35) and appendix C.2; slides Definition 11.17 and Concepts 11.18–11.20.
 # **Code:** `vae_from_scratch/models/vae.py` (`mlp_vae`), `distributions.py`,
-# `objectives.py` (`elbo`, `log_likelihood`), `train.py` (`fit`), `latent_space.py`.
+# `objectives.py` (`elbo`, `log_likelihood`), `train.py` (`fit`), `viz/latent_space.py`.
 #
 # The thesis completes the AEVB algorithm (§2.5) with three choices (§2.7.1): the
 # decoder p_θ(x|z), the prior p(z) with its reparameterization, and the encoder
@@ -32,18 +32,18 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from vae_from_scratch.chapter_tools import parse_chapter_args, save_figure, write_results  # noqa: E402
+from vae_from_scratch.apps.chapter_tools import parse_chapter_args, save_figure, write_results  # noqa: E402
 from vae_from_scratch.backend import get_backend, to_numpy  # noqa: E402
 from vae_from_scratch.data import binarize_static, load_dataset  # noqa: E402
 from vae_from_scratch.distributions import StandardNormal  # noqa: E402
-from vae_from_scratch.latent_space import (active_units, decode_mean, latent_grid,  # noqa: E402
+from vae_from_scratch.viz.latent_space import (active_units, decode_mean, latent_grid,  # noqa: E402
                                            latent_traversal, posterior_means,
                                            save_latent_grid, save_latent_scatter,
                                            save_traversal)
 from vae_from_scratch.models import mlp_vae  # noqa: E402
 from vae_from_scratch.objectives import elbo  # noqa: E402
 from vae_from_scratch.optim import Adam  # noqa: E402
-from vae_from_scratch.plots import (_pyplot, plot_elbo_curves, save_image_grid,  # noqa: E402
+from vae_from_scratch.viz.plots import (_pyplot, plot_elbo_curves, save_image_grid,  # noqa: E402
                                     save_image_rows)
 from vae_from_scratch.train import evaluate_elbo, evaluate_log_likelihood, fit  # noqa: E402
 

@@ -25,7 +25,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from vae_from_scratch.chapter_tools import parse_chapter_args, save_figure, write_results  # noqa: E402
+from vae_from_scratch.apps.chapter_tools import parse_chapter_args, save_figure, write_results  # noqa: E402
 from vae_from_scratch.backend import get_backend, to_numpy  # noqa: E402
 from vae_from_scratch.backend.numpy_im2col import conv_output_size  # noqa: E402
 from vae_from_scratch.data import binarize_static, load_dataset, make_synthetic  # noqa: E402
@@ -35,7 +35,7 @@ from vae_from_scratch.nn import (AvgPool2D, Conv2D, ConvTranspose2D, Dense, Flat
                                  MaxPool2D, ReLU, Reshape, Sequential, Unpool2D)
 from vae_from_scratch.objectives import elbo  # noqa: E402
 from vae_from_scratch.optim import Adam  # noqa: E402
-from vae_from_scratch.plots import (_pyplot, plot_elbo_curves, save_image_grid,  # noqa: E402
+from vae_from_scratch.viz.plots import (_pyplot, plot_elbo_curves, save_image_grid,  # noqa: E402
                                     save_image_rows)
 from vae_from_scratch.train import evaluate_elbo, evaluate_log_likelihood, fit  # noqa: E402
 

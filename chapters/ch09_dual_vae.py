@@ -4,8 +4,8 @@
 # **Theory:** thesis §2.9 (eq. 2.35, 2.36) and chapter 3 (§3.1 eq. 3.1, §3.2 figures
 # 3.1–3.6, §3.3).  **Code:** `vae_from_scratch/data/synthetic.py` (the data sets, their
 # ground truth and the pixel levels), `models/dual_vae.py` (the model, its options and its
-# hand-written gradient), `thesis.py` (`run_dataset`: training, figures, measurements) and
-# `separation.py` (what is measured, and why).
+# hand-written gradient), `thesis/reproduction.py` (`run_dataset`: training, figures, measurements) and
+# `thesis/separation.py` (what is measured, and why).
 #
 # Images of neurons under a 2-photon microscope mix a sharp *foreground* (cells in the
 # focal plane) with a blurred *background* (the glow of cells in other planes).  The
@@ -54,14 +54,14 @@ matplotlib.use("Agg")                       # figures go to files, no screen nee
 import matplotlib.pyplot as plt             # noqa: E402
 import numpy as np                          # noqa: E402
 
-from vae_from_scratch.chapter_tools import parse_chapter_args, save_figure, write_results  # noqa: E402
+from vae_from_scratch.apps.chapter_tools import parse_chapter_args, save_figure, write_results  # noqa: E402
 from vae_from_scratch.backend import get_backend, to_numpy  # noqa: E402
 from vae_from_scratch.data.synthetic import (SYNTHETIC_NAMES, ascii_map,  # noqa: E402
                                              expected_images, make_synthetic, on_rate,
                                              pixel_levels)
 from vae_from_scratch.models.dual_vae import DualVAE  # noqa: E402
-from vae_from_scratch.separation import cell_detection, cell_means  # noqa: E402
-from vae_from_scratch.thesis import format_table, run_dataset, summary_rows  # noqa: E402
+from vae_from_scratch.thesis.separation import cell_detection, cell_means  # noqa: E402
+from vae_from_scratch.thesis.reproduction import format_table, run_dataset, summary_rows  # noqa: E402
 
 # The thesis's figure numbers: reconstructions 3.1–3.3 and latent explorations 3.4–3.6.
 FIGURES = {"X90": ("3_1", "3_4"), "X90_20": ("3_2", "3_5"), "X50": ("3_3", "3_6")}

@@ -4,7 +4,7 @@
 # **Theory:** slides Concept 11.7 (IWAE), Concept 11.25 (β-VAE), Concept 11.23 (VQ-VAE);
 # tutorial §4 (β annealed from 0 to 1); thesis eq. 2.7–2.9.
 # **Code:** `vae_from_scratch/objectives.py` (`iwae`, `elbo(beta=…)`,
-# `linear_beta_schedule`), `train.py` (`fit`), `latent_space.py` (`active_units`,
+# `linear_beta_schedule`), `train.py` (`fit`), `viz/latent_space.py` (`active_units`,
 # traversals).
 #
 # The ELBO is one choice of objective.  This chapter changes it in three ways and
@@ -28,15 +28,16 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from vae_from_scratch.chapter_tools import parse_chapter_args, save_figure, write_results  # noqa: E402
+from vae_from_scratch.apps.chapter_tools import parse_chapter_args, save_figure, write_results  # noqa: E402
 from vae_from_scratch.backend import get_backend, to_numpy  # noqa: E402
 from vae_from_scratch.data import binarize_static, load_dataset  # noqa: E402
-from vae_from_scratch.latent_space import (active_units, decode_mean,  # noqa: E402
+from vae_from_scratch.viz.latent_space import (active_units, decode_mean,  # noqa: E402
                                            latent_traversal, posterior_means, save_traversal)
 from vae_from_scratch.models import mlp_vae  # noqa: E402
-from vae_from_scratch.objectives import iwae, linear_beta_schedule  # noqa: E402
+from vae_from_scratch.objectives import iwae                # noqa: E402
+from vae_from_scratch.schedules import linear_beta_schedule  # noqa: E402
 from vae_from_scratch.optim import Adam  # noqa: E402
-from vae_from_scratch.plots import _pyplot, save_image_grid, save_image_rows  # noqa: E402
+from vae_from_scratch.viz.plots import _pyplot, save_image_grid, save_image_rows  # noqa: E402
 from vae_from_scratch.train import evaluate_elbo, fit  # noqa: E402
 from vae_from_scratch.models.vq_vae import mlp_vqvae, perplexity  # noqa: E402
 

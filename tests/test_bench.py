@@ -14,9 +14,9 @@ import json
 import numpy as np
 import pytest
 
-from vae_from_scratch import bench
+from vae_from_scratch.apps import bench
 from vae_from_scratch.backend import BackendUnavailable
-from vae_from_scratch.cli import main
+from vae_from_scratch.apps.cli import main
 from vae_from_scratch.models.dual_vae import DualVAE
 from vae_from_scratch.models.vae import mlp_vae
 from vae_from_scratch.nn import Conv2D, ConvTranspose2D, Dense

@@ -263,7 +263,7 @@ def test_chapter_tools_parse_save_and_write(tmp_path, capsys):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from vae_from_scratch.chapter_tools import parse_chapter_args, save_figure, write_results
+    from vae_from_scratch.apps.chapter_tools import parse_chapter_args, save_figure, write_results
     args = parse_chapter_args(["--quick", "-f", "kernel.json"], "ch99", "test", "fast",
                               backend=True, extra=lambda p: p.add_argument("--k", type=int))
     assert args.quick and args.out == "runs/chapters/ch99" and args.backend == "numpy"

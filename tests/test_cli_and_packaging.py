@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from vae_from_scratch import demo
+from vae_from_scratch.apps import demo
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -140,7 +140,7 @@ def test_command_line_train_on_mnist_files_and_missing_files(tmp_path):
 def test_every_command_takes_a_backend_and_refuses_one_that_cannot_run(command, capsys,
                                                                         monkeypatch):
     from vae_from_scratch.backend import BackendUnavailable, get_backend
-    from vae_from_scratch.cli import main
+    from vae_from_scratch.apps.cli import main
     assert main([command, "--backend", "tensorflow"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: unknown backend 'tensorflow'") and "numpy" in err
@@ -167,7 +167,7 @@ def test_describe_names_the_backend_and_reports_the_compile_time_apart():
 
 @pytest.mark.parametrize("command", ["train", "thesis", "bench"])
 def test_blas_threads_option_refuses_a_count_below_one(command, capsys):
-    from vae_from_scratch.cli import main
+    from vae_from_scratch.apps.cli import main
     with pytest.raises(SystemExit) as stop:
         main([command, "--blas-threads", "0"])
     assert stop.value.code == 2

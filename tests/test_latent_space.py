@@ -1,4 +1,4 @@
-"""latent_space.py: posterior means in batches, active units, grids, traversals, figures.
+"""viz/latent_space.py: posterior means in batches, active units, grids, traversals, figures.
 
 The checks are independent of the code under test: posterior means against one
 unbatched encoder pass, activities against a loop over the data, and decoded grids
@@ -8,7 +8,7 @@ against a linear decoder whose output we can write down.
 import numpy as np
 import pytest
 
-from vae_from_scratch.latent_space import (active_units, decode_mean, latent_grid,
+from vae_from_scratch.viz.latent_space import (active_units, decode_mean, latent_grid,
                                            latent_traversal, posterior_means,
                                            save_latent_grid, save_latent_scatter,
                                            save_traversal)

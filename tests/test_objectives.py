@@ -22,10 +22,10 @@ import pytest
 
 from vae_from_scratch.gradcheck import compare_gradients
 from vae_from_scratch.models import conv_vae, mlp_vae
-from vae_from_scratch.objectives import (ESTIMATORS, KL_FORMS, elbo, iwae,
-                                         linear_beta_schedule, log_likelihood, log_mean_exp,
-                                         reparameterization_gradient, score_function_gradient,
-                                         softmax)
+from vae_from_scratch.objectives import (ESTIMATORS, KL_FORMS, elbo, iwae, log_likelihood,
+                                         log_mean_exp, reparameterization_gradient,
+                                         score_function_gradient, softmax)
+from vae_from_scratch.schedules import linear_beta_schedule
 
 TOL = 1e-6           # gradient checks: normwise relative error, as in conftest.py
 H = 1e-5             # gradient checks: central-difference step (see the gradient test)

@@ -10,10 +10,9 @@ import math
 import numpy as np
 import pytest
 
-from vae_from_scratch.optim import (
-    SGD, Adam, Momentum, Optimizer, constant, cosine_decay, exponential_decay,
-    linear_warmup, make_optimizer, step_decay,
-)
+from vae_from_scratch.optim import SGD, Adam, Momentum, Optimizer, make_optimizer
+from vae_from_scratch.schedules import (constant, cosine_decay, exponential_decay, linear_warmup,
+                                        step_decay)
 
 P0 = [1.0, -2.0]                                          # a 2-element parameter …
 G = [[0.5, -1.5], [0.25, 2.0], [-1.0, 0.1]]               # … and the gradients of 3 steps

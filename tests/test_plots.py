@@ -1,4 +1,4 @@
-"""The figures of plots.py: the files are real PNGs, the outlines of the true layout sit
+"""The figures of viz/plots.py: the files are real PNGs, the outlines of the true layout sit
 where the cells and disks are, and the probe summary rejects a malformed table."""
 
 import copy
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from matplotlib.patches import Rectangle
 
-from vae_from_scratch import plots
+from vae_from_scratch.viz import plots
 from vae_from_scratch.data.synthetic import CELL_SIZE, FOREGROUND_CELLS, make_synthetic
-from vae_from_scratch.plots import cell_rectangles, plot_probe_summary, save_reconstruction_plot
+from vae_from_scratch.viz.plots import cell_rectangles, plot_probe_summary, save_reconstruction_plot
 
 TITLES = ["x", "vae1(x)", "g(x)", "vae2(x)"]
 

@@ -1,4 +1,4 @@
-"""The latent probes of separation.py: the k-nearest-neighbour vote against a brute-force
+"""The latent probes of thesis/separation.py: the k-nearest-neighbour vote against a brute-force
 loop, and latent_probes on codes whose answer is known — an ideal code (z1 = the cell
 states, z2 = the disk states, plus a little noise) and a random one."""
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vae_from_scratch.data.synthetic import make_synthetic
-from vae_from_scratch.separation import disk_probe_summary, fit_knn, latent_probes
+from vae_from_scratch.thesis.separation import disk_probe_summary, fit_knn, latent_probes
 
 N_TRAIN, N_TEST = 1000, 500
 NOISE = 0.1                     # small next to the 0/1 states the ideal code carries

@@ -1,4 +1,4 @@
-"""Separation metrics against ground truth (separation.py), and the thesis command in its
+"""Separation metrics against ground truth (thesis/separation.py), and the thesis command in its
 quick mode: it runs, writes every figure and metrics.json, and its numbers are sane.
 
 Every measurement is checked on reconstructions whose answer is known without the code
@@ -18,9 +18,9 @@ import pytest
 from vae_from_scratch.data.synthetic import (FOREGROUND_CELLS, CELL_SIZE, SYNTHETIC_NAMES,
                                              THRESHOLD, expected_images, make_synthetic,
                                              pixel_levels)
-from vae_from_scratch.separation import (auc, cell_detection, cell_means, constant_target_error,
+from vae_from_scratch.thesis.separation import (auc, cell_detection, cell_means, constant_target_error,
                                          detect_cells, fit_logistic, read_disks, target_error)
-from vae_from_scratch.thesis import latent_states
+from vae_from_scratch.thesis.reproduction import latent_states
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = ("all", "outside", "inside", "inside_bg_on", "inside_bg_off")

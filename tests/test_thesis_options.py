@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from vae_from_scratch.data.synthetic import make_synthetic, pixel_levels
-from vae_from_scratch.separation import cell_detection
+from vae_from_scratch.thesis.separation import cell_detection
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""toy_models.py: the Gaussian mixture, the linear-Gaussian model and the Gaussian KLs,
+"""models/toy.py: the Gaussian mixture, the linear-Gaussian model and the Gaussian KLs,
 each checked against an independent computation:
 
 - densities written out with np.exp / np.linalg.det / np.linalg.inv, and integrated
@@ -22,7 +22,7 @@ import pytest
 from vae_from_scratch.distributions import DiagonalGaussian
 from vae_from_scratch.gradcheck import compare_gradients
 from vae_from_scratch.objectives import elbo, log_likelihood, log_mean_exp
-from vae_from_scratch.toy_models import (GaussianMixture, LinearGaussianModel, diagonal_cov,
+from vae_from_scratch.models.toy import (GaussianMixture, LinearGaussianModel, diagonal_cov,
                                          gaussian_kl, kl_by_quadrature, mvn_log_prob)
 
 

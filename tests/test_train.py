@@ -110,7 +110,7 @@ def test_quiet_prints_nothing(capsys):
 
 
 def test_kl_annealing_schedule_reaches_the_loop():
-    from vae_from_scratch.objectives import linear_beta_schedule
+    from vae_from_scratch.schedules import linear_beta_schedule
     model, opt = _setup()
     history = fit(model, opt, _toy_data(), epochs=3, batch_size=20, rng=np.random.default_rng(0),
                   beta=linear_beta_schedule(6), quiet=True)

@@ -27,7 +27,7 @@ import numpy as np
 
 from .backend import array_module
 from .nn.functional import sigmoid, softplus
-from .rng import check_rng
+from .utils import check_rng
 
 LOG_2PI = math.log(2.0 * math.pi)
 

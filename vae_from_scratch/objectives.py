@@ -10,7 +10,6 @@ gradients of that loss (unless `grads=False`).
                                (eq. 2.17) or by the log-derivative trick (slides 11.22)
     iwae(model, x, K, …)       the importance-weighted bound (slides Concept 11.7)
     log_likelihood(model, x, K) an importance-sampled estimate of log p(x), for evaluation
-    linear_beta_schedule(n)    KL annealing: β from 0 to 1 over n steps (tutorial §4)
     log_mean_exp(a, axis)      log (1/K) Σ exp(a_k) without overflow
 
 What an objective needs from the model (models/vae.py provides it):
@@ -31,6 +30,7 @@ import numpy as np
 
 from .backend import array_module, to_numpy
 from .distributions import DiagonalGaussian, StandardNormal
+from .utils import check_choice
 
 KL_FORMS = ("analytic", "mc")
 ESTIMATORS = ("reparameterization", "score_function")
@@ -99,11 +99,6 @@ class IWAEEstimate:
     K: int
 
 
-def _check_choice(value, choices, what):
-    if value not in choices:
-        raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(choices)}")
-
-
 def elbo(model, x, *, rng=None, eps=None, beta=1.0, kl="analytic",
          estimator="reparameterization", grads=True):
     """Single-sample estimate of the (β-weighted) ELBO and of its gradient.
@@ -123,8 +118,8 @@ def elbo(model, x, *, rng=None, eps=None, beta=1.0, kl="analytic",
 
     With grads=True the model's grads hold ∂loss/∂θ,φ of loss = −mean(L̃).
     """
-    _check_choice(kl, KL_FORMS, "kl form")
-    _check_choice(estimator, ESTIMATORS, "gradient estimator")
+    check_choice(kl, KL_FORMS, "kl form")
+    check_choice(estimator, ESTIMATORS, "gradient estimator")
     N = x.shape[0]
     mu, logvar = model.encoder_forward(x)
     if eps is not None and tuple(eps.shape) != tuple(mu.shape):
@@ -254,24 +249,6 @@ def log_likelihood(model, x, K=1000, *, rng, chunk=100):
     return to_numpy(log_mean_exp(q.xp.concatenate(pieces, axis=0), axis=0))
 
 
-def linear_beta_schedule(warmup_steps, beta_max=1.0, beta_min=0.0):
-    """KL annealing (tutorial §4): β(step) rises linearly from beta_min to beta_max over
-    `warmup_steps` optimizer steps, then stays at beta_max.  Early in training the
-    decoder learns to use z before the KL term pulls q(z|x) onto the prior.
-
-    Returns a function step -> β; warmup_steps = 0 gives beta_max from the start.
-    """
-    if warmup_steps < 0:
-        raise ValueError(f"linear_beta_schedule: warmup_steps must be ≥ 0, got {warmup_steps}")
-
-    def beta(step):
-        if warmup_steps == 0:
-            return float(beta_max)
-        return float(beta_min + (beta_max - beta_min) * min(1.0, step / warmup_steps))
-
-    return beta
-
-
 __all__ = ["elbo", "iwae", "log_likelihood", "reparameterization_gradient",
-           "score_function_gradient", "log_mean_exp", "softmax", "linear_beta_schedule",
+           "score_function_gradient", "log_mean_exp", "softmax",
            "ELBOEstimate", "IWAEEstimate", "KL_FORMS", "ESTIMATORS"]

@@ -27,7 +27,7 @@ towards 0 in the first steps — the factors 1/(1 − βᵗ) undo exactly that b
 Around the update, the same for every optimizer, `Optimizer.step` does:
 
 - learning rate: η is a float, or a schedule η(t) of the number t of updates already
-  done (`constant`, `step_decay`, … at the end of this file), so that a checkpoint
+  done (`constant`, `step_decay`, … in schedules.py), so that a checkpoint
   only needs t;
 - gradient clipping (Pascanu et al. 2013): if the global norm
   ‖g‖ = √(Σ over every tensor Σ g²) exceeds c = `clip_norm`, every gradient is
@@ -54,32 +54,13 @@ import numbers
 import numpy as np
 
 from .backend import array_module as _xp, to_numpy
+from .utils import check_number
 
 
 # --- NumPy or CuPy ---------------------------------------------------------------------
 def _to_host(a):
     """A NumPy *copy* of `a` (a state dict must not change when the optimizer goes on)."""
     return np.array(to_numpy(a))
-
-
-def _check_number(owner, name, value, low=0.0, high=math.inf, *, low_open=True, high_open=False):
-    """A real, finite number in the interval from low to high (open or closed ends)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{owner}: {name} must be a finite number, got {value!r}")
-    value = float(value)
-    if value < low or (low_open and value == low) or value > high or (high_open and value == high):
-        if high == math.inf:
-            wanted = f"{'>' if low_open else '≥'} {low:g}"
-        else:
-            wanted = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        raise ValueError(f"{owner}: {name} must be {wanted}, got {value!r}")
-    return value
-
-
-def _check_steps(owner, name, value, lowest):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < lowest:
-        raise ValueError(f"{owner}: {name} must be an integer ≥ {lowest}, got {value!r}")
-    return int(value)
 
 
 # --- the base class --------------------------------------------------------------------
@@ -102,9 +83,9 @@ class Optimizer:
         self._check_params_and_grads()
         self.lr = lr
         if not callable(lr):
-            _check_number(type(self).__name__, "lr", lr)
+            check_number(type(self).__name__, "lr", lr)
         self.clip_norm = (None if clip_norm is None
-                          else _check_number(type(self).__name__, "clip_norm", clip_norm))
+                          else check_number(type(self).__name__, "clip_norm", clip_norm))
         self.step_count = 0
         self.current_lr()                       # a schedule must give a valid lr at step 0
         # state[buffer][param name]: an array like the parameter, allocated once
@@ -270,7 +251,7 @@ class Momentum(Optimizer):
 
     def __init__(self, params, grads, lr=1e-2, momentum=0.9, nesterov=False, *, clip_norm=None):
         super().__init__(params, grads, lr, clip_norm=clip_norm)
-        self.momentum = _check_number("Momentum", "momentum", momentum, 0.0, 1.0,
+        self.momentum = check_number("Momentum", "momentum", momentum, 0.0, 1.0,
                                       low_open=False, high_open=True)
         self.nesterov = bool(nesterov)
 
@@ -302,10 +283,10 @@ class Adam(Optimizer):
     def __init__(self, params, grads, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
                  weight_decay=0.0, *, clip_norm=None):
         super().__init__(params, grads, lr, clip_norm=clip_norm)
-        self.beta1 = _check_number("Adam", "beta1", beta1, 0.0, 1.0, low_open=False, high_open=True)
-        self.beta2 = _check_number("Adam", "beta2", beta2, 0.0, 1.0, low_open=False, high_open=True)
-        self.eps = _check_number("Adam", "eps", eps)
-        self.weight_decay = _check_number("Adam", "weight_decay", weight_decay, low_open=False)
+        self.beta1 = check_number("Adam", "beta1", beta1, 0.0, 1.0, low_open=False, high_open=True)
+        self.beta2 = check_number("Adam", "beta2", beta2, 0.0, 1.0, low_open=False, high_open=True)
+        self.eps = check_number("Adam", "eps", eps)
+        self.weight_decay = check_number("Adam", "weight_decay", weight_decay, low_open=False)
 
     def _update(self, name, p, g, lr):
         beta1, beta2, t = self.beta1, self.beta2, self.step_count + 1
@@ -341,71 +322,4 @@ def make_optimizer(name, params, grads, **kw):
     return OPTIMIZERS[key](params, grads, **kw)
 
 
-# --- learning-rate schedules: pure functions of the step t = 0, 1, 2, … --------------------
-def constant(lr):
-    """lr(t) = lr."""
-    lr = _check_number("constant", "lr", lr)
-
-    def schedule(step):
-        return lr
-    return schedule
-
-
-def step_decay(lr, every, factor):
-    """lr(t) = lr · factor^⌊t / every⌋: multiplied by `factor` every `every` steps.
-    every: integer ≥ 1; factor in (0, 1]."""
-    lr = _check_number("step_decay", "lr", lr)
-    every = _check_steps("step_decay", "every", every, 1)
-    factor = _check_number("step_decay", "factor", factor, 0.0, 1.0)
-
-    def schedule(step):
-        return lr * factor ** (step // every)
-    return schedule
-
-
-def exponential_decay(lr, rate, every=1):
-    """lr(t) = lr · rate^(t / every): smoothly, a factor `rate` per `every` steps.
-    rate in (0, 1]; every > 0."""
-    lr = _check_number("exponential_decay", "lr", lr)
-    rate = _check_number("exponential_decay", "rate", rate, 0.0, 1.0)
-    every = _check_number("exponential_decay", "every", every)
-
-    def schedule(step):
-        return lr * rate ** (step / every)
-    return schedule
-
-
-def cosine_decay(lr, total_steps, final_lr=0.0):
-    """lr(t) = final_lr + ½ (lr − final_lr) (1 + cos(π · min(t, T) / T)),  T = total_steps:
-    from lr at t = 0 down to final_lr at t = T along half a cosine, then final_lr.
-    total_steps: integer ≥ 1; 0 ≤ final_lr ≤ lr."""
-    lr = _check_number("cosine_decay", "lr", lr)
-    total_steps = _check_steps("cosine_decay", "total_steps", total_steps, 1)
-    final_lr = _check_number("cosine_decay", "final_lr", final_lr, 0.0, lr, low_open=False)
-
-    def schedule(step):
-        progress = min(step, total_steps) / total_steps
-        return final_lr + 0.5 * (lr - final_lr) * (1 + math.cos(math.pi * progress))
-    return schedule
-
-
-def linear_warmup(schedule_or_lr, warmup_steps):
-    """Ramp up linearly for `warmup_steps` steps W, then follow the schedule s, started
-    at the end of the warmup (a float lr means `constant(lr)`):
-
-        lr(t) = s(0) · (t + 1) / W    for t < W        (s(0)/W, 2 s(0)/W, …, s(0))
-        lr(t) = s(t − W)              for t ≥ W
-
-    warmup_steps: integer ≥ 0 (0: no warmup, lr(t) = s(t))."""
-    base = schedule_or_lr if callable(schedule_or_lr) else constant(schedule_or_lr)
-    warmup_steps = _check_steps("linear_warmup", "warmup_steps", warmup_steps, 0)
-
-    def schedule(step):
-        if step < warmup_steps:
-            return base(0) * (step + 1) / warmup_steps
-        return base(step - warmup_steps)
-    return schedule
-
-
-__all__ = ["Optimizer", "SGD", "Momentum", "Adam", "OPTIMIZERS", "make_optimizer",
-           "constant", "step_decay", "exponential_decay", "cosine_decay", "linear_warmup"]
+__all__ = ["Optimizer", "SGD", "Momentum", "Adam", "OPTIMIZERS", "make_optimizer"]

@@ -33,9 +33,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .data.transforms import binarize_dynamic
-from .fileio import atomic_write
+from .utils import atomic_write, check_rng
 from .objectives import log_likelihood
-from .rng import check_rng
 
 FORMAT = "vae_from_scratch.checkpoint/1"
 RUN_KEYS = ("epoch", "step", "beta", "lr", "seconds")     # then train_<metric>, val_<metric>
@@ -173,7 +172,7 @@ def fit(model, optimizer, x_train, x_val=None, *, epochs, rng, batch_size=100,
         place (and restored from the checkpoint when resuming).
     binarize: "dynamic" draws a fresh binary image x ~ Bernoulli(x_train) for every
         minibatch (less overfitting than one fixed draw); None uses x_train as it is.
-    beta: a number, or a function step -> β (objectives.linear_beta_schedule for KL
+    beta: a number, or a function step -> β (schedules.linear_beta_schedule for KL
         annealing).
     checkpoint: path of an .npz written atomically after every epoch; resume=True
         continues from it when it exists.

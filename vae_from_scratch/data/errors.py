@@ -5,7 +5,7 @@ one check every random transform shares.
 message says which package is missing and the command that installs it.
 """
 
-from ..rng import check_rng  # noqa: F401  (re-exported: the data loaders' rng check)
+from ..utils import check_rng  # noqa: F401  (re-exported: the data loaders' rng check)
 
 
 class MissingDependency(ImportError):

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fileio import atomic_write
+from ..utils import atomic_write
 
 ENV_VAR = "VAE_DATA_DIR"
 DEFAULT_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"        # torchvision's mirror

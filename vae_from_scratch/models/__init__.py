@@ -1,4 +1,5 @@
-"""Models built from the layers: the VAE (vae.py) and the thesis's dual VAE (dual_vae.py)."""
+"""Models built from the layers: the VAE (vae.py), the thesis's dual VAE (dual_vae.py), the
+VQ-VAE (vq_vae.py), and small models whose answers are known in closed form (toy.py)."""
 
 from .dual_vae import DualVAE
 from .vae import VAE, conv_vae, mlp_vae

@@ -41,7 +41,7 @@ import numpy as np
 from ..backend import get_backend, to_numpy
 from ..distributions import Bernoulli
 from ..nn import Dense, Flatten, ReLU, Reshape, Sequential
-from ..rng import check_rng
+from ..utils import check_rng
 from .vae import VAE
 
 COMMITMENT = 0.25           # β of van den Oord et al. (2017)

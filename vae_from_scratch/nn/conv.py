@@ -8,7 +8,8 @@ import numpy as np
 
 from ..backend.numpy_conv import conv_transpose2d_output_size
 from .init import initialize
-from .layer import Layer, check_int
+from ..utils import check_int
+from .layer import Layer
 
 
 class Conv2D(Layer):

@@ -4,7 +4,8 @@ examples as rows (y = x Wᵀ + b); the activation g of eq. 2.24 is a layer of it
 import numpy as np
 
 from .init import initialize
-from .layer import Layer, check_int
+from ..utils import check_int
+from .layer import Layer
 
 
 class Dense(Layer):

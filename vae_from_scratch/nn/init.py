@@ -14,7 +14,7 @@ fan_in / fan_out count the inputs and outputs each weight connects:
 
 import numpy as np
 
-from ..rng import check_rng
+from ..utils import check_rng
 
 INITS = ("glorot_uniform", "he_normal", "he_uniform")
 

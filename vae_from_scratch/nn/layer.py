@@ -165,10 +165,3 @@ def unread_pixels(size, kernel, stride, padding):
 def _short(indices, most=6):
     shown = ", ".join(str(i) for i in indices[:most])
     return "[" + shown + (", …" if len(indices) > most else "") + "]"
-
-
-def check_int(layer_name, name, value, lowest):
-    """Hyperparameters are integers ≥ lowest (channel counts and kernels ≥ 1, paddings ≥ 0)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
-        raise ValueError(f"{layer_name}: {name} must be an integer ≥ {lowest}, got {value!r}")
-    return int(value)

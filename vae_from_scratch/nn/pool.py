@@ -8,7 +8,8 @@ unless `allow_uncovered=True`.  No parameters.
 
 import numpy as np
 
-from .layer import Layer, check_int
+from ..utils import check_int
+from .layer import Layer
 
 
 class _Pool2D(Layer):

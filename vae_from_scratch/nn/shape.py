@@ -2,7 +2,8 @@
 
 from math import prod
 
-from .layer import Layer, check_int
+from ..utils import check_int
+from .layer import Layer
 
 
 class Flatten(Layer):

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .backend import to_numpy
+from ..backend import to_numpy
 from .plots import _finish, _pyplot, _show, image_grid
 
 ACTIVITY_THRESHOLD = 0.01       # Burda et al. (2016)

@@ -58,14 +58,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .backend import BackendUnavailable, get_backend
-from .backend.blas_threads import get_blas_threads, set_blas_threads
-from .data.synthetic import make_synthetic
-from .fileio import atomic_write
-from .models.dual_vae import DualVAE
-from .models.vae import VAE, mlp_vae
-from .nn import Conv2D, ConvTranspose2D, Dense, Sequential
-from .optim import Adam
+from ..backend import BackendUnavailable, get_backend
+from ..backend.blas_threads import get_blas_threads, set_blas_threads
+from ..data.synthetic import make_synthetic
+from ..utils import atomic_write
+from ..models.dual_vae import DualVAE
+from ..models.vae import VAE, mlp_vae
+from ..nn import Conv2D, ConvTranspose2D, Dense, Sequential
+from ..optim import Adam
 
 FORMAT = "vae_from_scratch.bench/1"
 # The backends of DESIGN.md, tried in this order when --backends is not given; one that

@@ -122,7 +122,7 @@ def main(argv=None):
     if args.blas_threads < 1:
         parser.error(f"--blas-threads: expected a positive number, got {args.blas_threads}")
     # before a backend loads: the Numba backend chooses how its threads wait from it
-    from .backend.blas_threads import set_blas_threads
+    from ..backend.blas_threads import set_blas_threads
     previous = set_blas_threads(args.blas_threads)
     try:
         return _run(args, parser)
@@ -135,7 +135,7 @@ def _run(args, parser):
     if getattr(args, "backend", None) is None and args.command in ("demo", "train", "thesis"):
         args.backend = os.environ.get("VAE_BACKEND", "").strip() or "auto"
     if args.command in ("demo", "train", "thesis"):
-        from .backend import BackendUnavailable, get_backend
+        from ..backend import BackendUnavailable, get_backend
         try:
             get_backend(args.backend)
         except (BackendUnavailable, ValueError) as error:     # unknown, or cannot run here
@@ -146,8 +146,8 @@ def _run(args, parser):
         run(steps=args.steps, seed=args.seed, out_dir=args.out, backend=args.backend)
         return 0
     if args.command == "train":
-        from .experiment import train_vae
-        from .train import DivergenceError
+        from .train_command import train_vae
+        from ..train import DivergenceError
         try:
             train_vae(args.data, args.model, args.likelihood, latent_dim=args.latent_dim,
                       hidden=args.hidden, epochs=args.epochs, batch_size=args.batch_size,
@@ -162,7 +162,7 @@ def _run(args, parser):
             return 1
         return 0
     if args.command == "thesis":
-        from .thesis import run_thesis
+        from ..thesis.reproduction import run_thesis
         run_thesis(args.datasets, args.out, quick=args.quick, epochs=args.epochs, seed=args.seed,
                    backend=args.backend, quiet=args.quiet, interaction=args.interaction,
                    weight_on=args.weight_on, oversample=args.oversample, data_mode=args.data_mode,

@@ -26,11 +26,11 @@ import math
 
 import numpy as np
 
-from .distributions import LOG_2PI, DiagonalGaussian
-from .models.vae import VAE
-from .nn import Dense
-from .objectives import log_mean_exp
-from .rng import check_rng
+from ..distributions import LOG_2PI, DiagonalGaussian
+from .vae import VAE
+from ..nn import Dense
+from ..objectives import log_mean_exp
+from ..utils import check_rng
 
 
 # --- Gaussians with full covariance matrices --------------------------------------------

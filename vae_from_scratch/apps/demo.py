@@ -13,8 +13,8 @@ import os
 
 import numpy as np
 
-from .backend import describe, get_backend, to_numpy
-from .nn import Dense, Sequential, Tanh
+from ..backend import describe, get_backend, to_numpy
+from ..nn import Dense, Sequential, Tanh
 
 
 def make_data(n, rng):

@@ -1,0 +1,102 @@
+"""The small things every layer of the package shares: where randomness comes from,
+how a file is written so that nothing is lost, and how an argument is checked.
+
+    check_rng(rng, who)                 randomness only from a numpy.random.Generator
+    atomic_write(path, write)           a temporary file, then an atomic rename
+    check_int(owner, name, value, lo)   an integer ≥ lo (channels, kernels, steps, …)
+    check_number(owner, name, value, …) a finite real number in an interval
+    check_choice(value, choices, what)  one of a few names
+
+Each check raises ValueError (TypeError for the rng) with one line that says who asked,
+what was expected and what came.  This module imports nothing from the package, so
+everything else may import it.
+"""
+
+import math
+import numbers
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+# --- randomness ---------------------------------------------------------------------------
+
+def check_rng(rng, who, alternative=""):
+    """TypeError unless `rng` is a numpy.random.Generator.
+
+    Every function that draws random numbers (weight initialisation, sampling, data
+    generation, shuffling) calls this first, so that passing a seed, a RandomState or
+    nothing fails at once with the same message, instead of silently using NumPy's global
+    random state (which would make runs irreproducible).
+
+    who: the function asking, for the message; alternative: another way to supply the
+    randomness, e.g. "or an explicit eps".
+    """
+    if not isinstance(rng, np.random.Generator):
+        alternative = f" {alternative}" if alternative else ""
+        raise TypeError(f"{who}: needs rng=numpy.random.Generator (e.g. np.random.default_rng(0))"
+                        f"{alternative}, got {type(rng).__name__}; the global NumPy random state "
+                        f"is never used")
+
+
+# --- files ----------------------------------------------------------------------------------
+
+def atomic_write(path, write):
+    """Create or replace the file `path` with what `write(f)` writes to a binary file f.
+
+    The bytes go to a temporary file in the same folder (a rename is atomic only within
+    one file system), are flushed to disk, and the file is then renamed over `path`: a
+    reader never sees a half-written file, and a crash (or a full disk) mid-write leaves
+    the previous version in place.  On any error the temporary file is removed and the
+    error raised again.  Used for checkpoints (train.py), results and downloads.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)             # mkstemp makes it private (0600)
+        os.replace(tmp, path)            # atomic on POSIX and Windows
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# --- arguments ------------------------------------------------------------------------------
+
+def check_int(owner, name, value, lowest):
+    """An integer ≥ lowest (channel counts and kernels ≥ 1, paddings ≥ 0, steps ≥ 1);
+    a bool is refused although Python counts it as an int.  Returns it as an int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < lowest:
+        raise ValueError(f"{owner}: {name} must be an integer ≥ {lowest}, got {value!r}")
+    return int(value)
+
+
+def check_number(owner, name, value, low=0.0, high=math.inf, *, low_open=True, high_open=False):
+    """A real, finite number in the interval from low to high (open or closed ends).
+    Returns it as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{owner}: {name} must be a finite number, got {value!r}")
+    value = float(value)
+    if value < low or (low_open and value == low) or value > high or (high_open and value == high):
+        if high == math.inf:
+            wanted = f"{'>' if low_open else '≥'} {low:g}"
+        else:
+            wanted = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{owner}: {name} must be {wanted}, got {value!r}")
+    return value
+
+
+def check_choice(value, choices, what):
+    """`value` is one of `choices` (names such as "analytic", "mc")."""
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(choices)}")
+
+
+__all__ = ["atomic_write", "check_choice", "check_int", "check_number", "check_rng"]
