@@ -1,5 +1,5 @@
-"""Conv2D and ConvTranspose2D: forward against loop references, backward against finite
-differences over the shape grid, and the adjoint identity ⟨conv(x), y⟩ = ⟨x, convT(y)⟩.
+"""Conv2D and ConvTranspose2D: forward against the loops of backend/loops.py, backward against
+finite differences over the shape grid, and the adjoint identity ⟨conv(x), y⟩ = ⟨x, convT(y)⟩.
 
 Shape grid (Conv2D): batch/channels (N, C_in, C_out) ∈ {(1, 1, 1), (2, 3, 4)} ×
 input (H, W) ∈ {(5, 5), (7, 4), (6, 9)} × kernel ∈ {1, 2, 3} × stride ∈ {1, 2, 3} ×
@@ -21,7 +21,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-import naive
+from vae_from_scratch.backend import loops
 from vae_from_scratch.nn import Conv2D, ConvTranspose2D, Unpool2D
 
 CHANNELS = [(1, 1, 1), (2, 3, 4)]
@@ -49,7 +49,7 @@ def make_conv(C, F, k, s, p, rng, dtype=np.float64):
 def test_conv2d_forward_matches_loops_and_gradcheck(N, C, F, H, W, k, s, p, rng, check_grads):
     conv = make_conv(C, F, k, s, p, rng)
     x = rng.standard_normal((N, C, H, W))
-    expected = naive.conv2d(x, conv.params["W"], conv.params["b"], s, p)
+    expected, _ = loops.conv2d_forward(x, conv.params["W"], conv.params["b"], s, p)
     np.testing.assert_allclose(conv.forward(x), expected, rtol=1e-12, atol=1e-12)
     check_grads(conv, x, rng=rng)
 
@@ -93,7 +93,7 @@ def test_conv_transpose2d_forward_matches_loops_and_gradcheck(N, C, F, H, W, k, 
                             dtype=np.float64)
     convT.params["b"][...] = rng.standard_normal(F)
     x = rng.standard_normal((N, C, H, W))
-    expected = naive.conv_transpose2d(x, convT.params["W"], convT.params["b"], s, p, op)
+    expected, _ = loops.conv_transpose2d_forward(x, convT.params["W"], convT.params["b"], s, p, op)
     np.testing.assert_allclose(convT.forward(x), expected, rtol=1e-12, atol=1e-12)
     check_grads(convT, x, rng=rng)
 

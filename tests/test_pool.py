@@ -1,5 +1,5 @@
-"""MaxPool2D, AvgPool2D and Unpool2D: forward against loop references, backward by finite
-differences.
+"""MaxPool2D, AvgPool2D and Unpool2D: forward against the loops of backend/loops.py, backward by
+finite differences.
 
 Shape grid (pooling): (N, C) ∈ {(1, 1), (2, 3)} × input (H, W) ∈ {(5, 5), (7, 4), (6, 9)}
 × kernel ∈ {1, 2, 3} × stride ∈ {1, 2, 3}, plus the default stride (= kernel), kernels
@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 import pytest
 
-import naive
+from vae_from_scratch.backend import loops
 from vae_from_scratch.nn import AvgPool2D, MaxPool2D, Unpool2D
 
 
@@ -27,11 +27,12 @@ def pool_grid():
 
 
 @pytest.mark.parametrize("N,C,H,W,k,s", list(pool_grid()))
-@pytest.mark.parametrize("cls,h", [(MaxPool2D, np.max), (AvgPool2D, np.mean)])
-def test_pool_forward_matches_loops_and_gradcheck(cls, h, N, C, H, W, k, s, rng, check_grads):
+@pytest.mark.parametrize("cls,loop_forward", [(MaxPool2D, loops.max_pool2d_forward),
+                                               (AvgPool2D, loops.avg_pool2d_forward)])
+def test_pool_forward_matches_loops_and_gradcheck(cls, loop_forward, N, C, H, W, k, s, rng, check_grads):
     pool = cls(k, s, allow_uncovered=True, dtype=np.float64)   # strides that skip pixels too
     x = rng.standard_normal((N, C, H, W))
-    expected = naive.pool2d(x, k, pool.stride, h)
+    expected, _ = loop_forward(x, k, pool.stride)
     np.testing.assert_allclose(pool.forward(x), expected, rtol=1e-12, atol=1e-14)
     check_grads(pool, x, rng=rng, n_coords=400)
 
@@ -68,7 +69,7 @@ def test_unpool_forward_matches_loops_and_gradcheck(r, shape, rng, check_grads):
     unpool = Unpool2D(r, dtype=np.float64)
     x = rng.standard_normal(shape)
     y = unpool.forward(x)
-    np.testing.assert_array_equal(y, naive.unpool2d(x, r))
+    np.testing.assert_array_equal(y, loops.unpool2d_forward(x, r)[0])
     assert np.count_nonzero(y) == np.count_nonzero(x)      # zeros everywhere else
     check_grads(unpool, x, rng=rng)
 

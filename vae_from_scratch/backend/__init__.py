@@ -29,6 +29,13 @@ Kernel signatures (CS231n style: forward returns (out, cache), backward takes it
 need_dx=False asks a backward kernel to skip the input gradient (nothing needs the
 gradient with respect to the data) and return None in its place.
 
+The reference kernels are numpy_dense.py, numpy_conv.py and numpy_pool.py (the last two
+built on numpy_im2col.py); the fast ones numba_conv.py, numba_pool.py (numba_backend.py)
+and cupy_backend.py.  loops.py writes every kernel once more, loop by loop, straight
+from its definition, with the same names and signatures: not a backend (far too slow),
+but the definitions to read beside the vectorised kernels, and what the tests check
+them against.
+
 The backend is chosen by name: an explicit argument, else the environment variable
 `VAE_BACKEND`, else "numpy".  "auto" takes the fastest backend that works here:
 "cupy" where a GPU works, else "numba" where Numba is installed, else "numpy".
@@ -122,12 +129,10 @@ def _load_numpy():
 
 
 def _load_numba():
-    # Numba's OpenMP threads spin while they wait for work, and so do OpenBLAS's: on a
-    # machine with as many cores as threads each steals the other's cores, and a
-    # training epoch of the dual VAE took 7.4 s instead of 0.8 s on 2 cores.  Waiting
-    # passively (sleeping) avoids that.  With a single BLAS thread there is nobody to
-    # steal from, and spinning is faster (0.66 s against 0.75 s; blas_threads.py).  Set
-    # before Numba starts its threads; a value the user chose is kept.
+    # Numba's OpenMP threads and OpenBLAS's both spin while they wait and, with as many
+    # threads as cores, steal each other's cores: they wait passively, unless BLAS has
+    # one thread and spinning is faster (docs/performance.md).  Set before Numba starts
+    # its threads; a value the user chose is kept.
     from .blas_threads import get_blas_threads
     if get_blas_threads() != 1 and os.environ.get("OPENBLAS_NUM_THREADS", "").strip() != "1":
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

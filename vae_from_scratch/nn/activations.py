@@ -3,6 +3,9 @@
 Every backward pass is dx = dy ⊙ g′(x).  At a kink the derivative is a chosen value:
 relu′(0) := 0 as the thesis defines it, and LeakyReLU likewise takes the left-hand
 slope at 0 (g′(0) := negative_slope).
+
+No backend kernel: each forward and backward is one elementwise expression, written here
+on the backend's array module (`backend.xp`), so it runs unchanged on every backend.
 """
 
 from .functional import sigmoid, softplus

@@ -22,6 +22,10 @@ class Conv2D(Layer):
     A pixel that no window reads (the last rows when the stride does not divide
     H + 2·padding − k, or the rows between windows when stride > kernel) is usually a
     mistake in the architecture, so it is an error unless `allow_uncovered=True`.
+
+    Kernels: the backend's `conv2d_forward` / `conv2d_backward` (reference:
+    backend/numpy_conv.py; fast: numba_conv.py, cupy_backend.py; loop by loop:
+    backend/loops.py).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, *, rng,
@@ -51,6 +55,11 @@ class Conv2D(Layer):
                                            self.stride, self.padding)
 
     def _backward(self, dy, cache):
+        """dx: each dy[n, f, i, j] · W[f] added back onto the window it read (col2im);
+        dW: dy against the windows; db = Σ dy over n, i, j.
+
+        Computed by `numpy_conv.conv2d_backward` (backend/numpy_conv.py; fast:
+        numba_conv.py, cupy_backend.py; loop by loop: backend/loops.py)."""
         dx, dW, db = self.backend.conv2d_backward(dy, cache, need_dx=self._need_input_grad)
         self._set_grad("W", dW)
         self._set_grad("b", db)
@@ -71,6 +80,10 @@ class ConvTranspose2D(Layer):
     Conv2D(C, F, k, s, p) sharing one W satisfy ⟨conv(x), y⟩ = ⟨x, convT(y)⟩ for all
     x and y.  The thesis (§2.8.3, eq. 2.34) builds the same map from an unpooling
     layer followed by a convolution (tests/test_conv.py shows the exact recipe).
+
+    Kernels: the backend's `conv_transpose2d_forward` / `conv_transpose2d_backward`
+    (reference: backend/numpy_conv.py; fast: numba_conv.py, cupy_backend.py; loop by
+    loop: backend/loops.py).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
@@ -114,6 +127,11 @@ class ConvTranspose2D(Layer):
                                                      self.output_padding)
 
     def _backward(self, dy, cache):
+        """dx: conv2d of dy with the same W (the adjoint of a scatter is a gather);
+        dW: x against the windows of dy; db = Σ dy over n, i, j.
+
+        Computed by `numpy_conv.conv_transpose2d_backward` (backend/numpy_conv.py; fast:
+        numba_conv.py, cupy_backend.py; loop by loop: backend/loops.py)."""
         dx, dW, db = self.backend.conv_transpose2d_backward(dy, cache)
         self._set_grad("W", dW)
         self._set_grad("b", db)

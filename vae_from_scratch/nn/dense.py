@@ -12,8 +12,12 @@ class Dense(Layer):
     """Fully connected layer.
 
     x: (N, in_features) -> y: (N, out_features).
-    params["W"]: (out_features, in_features), params["b"]: (out_features,)  (DESIGN.md).
+    params["W"]: (out_features, in_features), params["b"]: (out_features,)
+    (docs/design.md, "Conventions").
     Weights are drawn by `init` from `rng`; biases start at zero.
+    Kernels: the backend's `dense_forward` / `dense_backward` (reference:
+    backend/numpy_dense.py; fast: cupy_backend.py, the Numba backend uses the reference;
+    loop by loop: backend/loops.py).
     """
 
     def __init__(self, in_features, out_features, *, rng, init="glorot_uniform",
@@ -40,6 +44,11 @@ class Dense(Layer):
         return self.backend.dense_forward(x, self.params["W"], self.params["b"])
 
     def _backward(self, dy, cache):
+        """dx = dy · W, dW = dyᵀ · x, db = Σ_n dy (dx skipped when nothing needs it).
+
+        Computed by `numpy_dense.dense_backward` (backend/numpy_dense.py; fast:
+        cupy_backend.py, the Numba backend uses the reference; loop by loop:
+        backend/loops.py)."""
         dx, dW, db = self.backend.dense_backward(dy, cache, need_dx=self._need_input_grad)
         self._set_grad("W", dW)
         self._set_grad("b", db)

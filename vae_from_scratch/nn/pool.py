@@ -36,22 +36,39 @@ class MaxPool2D(_Pool2D):
 
     Where several elements of a window share the maximum, the whole gradient goes to
     one of them: the first in row-major order (top row first, left to right).
+
+    Kernels: the backend's `max_pool2d_forward` / `max_pool2d_backward` (reference:
+    backend/numpy_pool.py; fast: numba_pool.py, cupy_backend.py; loop by loop:
+    backend/loops.py).
     """
 
     def _forward(self, x):
         return self.backend.max_pool2d_forward(x, self.kernel_size, self.stride)
 
     def _backward(self, dy, cache):
+        """Each window's gradient goes whole to its maximum; overlapping windows add up.
+
+        Computed by `numpy_pool.max_pool2d_backward` (backend/numpy_pool.py; fast:
+        numba_pool.py, cupy_backend.py; loop by loop: backend/loops.py)."""
         return self.backend.max_pool2d_backward(dy, cache)
 
 
 class AvgPool2D(_Pool2D):
-    """Mean over each kernel_size×kernel_size window (the thesis's g(x) uses AvgPool2D(30))."""
+    """Mean over each kernel_size×kernel_size window (the thesis's g(x) uses AvgPool2D(30)).
+
+    Kernels: the backend's `avg_pool2d_forward` / `avg_pool2d_backward` (reference:
+    backend/numpy_pool.py; fast: numba_pool.py, cupy_backend.py; loop by loop:
+    backend/loops.py).
+    """
 
     def _forward(self, x):
         return self.backend.avg_pool2d_forward(x, self.kernel_size, self.stride)
 
     def _backward(self, dy, cache):
+        """Every element of a window receives dy / k²; overlapping windows add up.
+
+        Computed by `numpy_pool.avg_pool2d_backward` (backend/numpy_pool.py; fast:
+        numba_pool.py, cupy_backend.py; loop by loop: backend/loops.py)."""
         return self.backend.avg_pool2d_backward(dy, cache)
 
 
@@ -63,6 +80,10 @@ class Unpool2D(Layer):
     x: (N, C, H, W) -> y: (N, C, r·H, r·W).  Followed by a stride-1 convolution with
     the flipped kernel, swapped channels and suitable zero padding, it realises a
     transposed convolution (thesis eq. 2.34; tests/test_conv.py derives the padding).
+
+    Kernels: the backend's `unpool2d_forward` / `unpool2d_backward` (reference:
+    backend/numpy_pool.py; fast: cupy_backend.py, the Numba backend uses the reference;
+    loop by loop: backend/loops.py).
     """
 
     def __init__(self, size, *, backend=None, dtype=np.float32):
@@ -81,4 +102,9 @@ class Unpool2D(Layer):
         return self.backend.unpool2d_forward(x, self.size)
 
     def _backward(self, dy, cache):
+        """dx[n, c, i, j] = dy[n, c, r·i, r·j]: only the corners carried a value.
+
+        Computed by `numpy_pool.unpool2d_backward` (backend/numpy_pool.py; fast:
+        cupy_backend.py, the Numba backend uses the reference; loop by loop:
+        backend/loops.py)."""
         return self.backend.unpool2d_backward(dy, cache)

@@ -15,7 +15,10 @@ from .layer import Layer
 
 
 class Sequential(Layer):
-    """x -> layers[-1](… layers[0](x) …).  A Sequential is itself a layer and can be nested."""
+    """x -> layers[-1](… layers[0](x) …).  A Sequential is itself a layer and can be nested.
+
+    No kernel of its own: forward and backward call the layers' (each names its kernel).
+    """
 
     def __init__(self, *layers):
         if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
@@ -32,13 +35,13 @@ class Sequential(Layer):
         if len({id(layer) for layer in leaves}) < len(leaves):
             # a layer keeps the cache of its last forward pass, so a second use would
             # overwrite the first one's and its gradients would silently be wrong
-            shared = sorted({repr(l) for l in leaves if sum(m is l for m in leaves) > 1})
+            shared = sorted({repr(a) for a in leaves if sum(b is a for b in leaves) > 1})
             raise ValueError(f"Sequential: the same layer instance appears more than once "
                              f"({', '.join(shared)}); create a separate layer for each use")
         # Not Layer.__init__: params and grads are not dicts of our own but views
         # derived from the layers (the properties below).
         self.backend = layers[0].backend
-        self.dtype = next((l.dtype for l in leaves if l.params), layers[0].dtype)
+        self.dtype = next((layer.dtype for layer in leaves if layer.params), layers[0].dtype)
         self.layers = list(layers)
         self._cache = self._out_shape = self._checked = None
 
@@ -70,6 +73,8 @@ class Sequential(Layer):
         return x, None
 
     def _backward(self, dy, cache):
+        """The layers' backward passes in reverse order (the chain rule, one layer at a
+        time); no arithmetic here: each layer's backward names the kernel it calls."""
         first = self.first_layer_needing_backward(self._need_input_grad)
         for layer in reversed(self.layers[first + 1:]):
             dy = layer.backward(dy)

@@ -1,4 +1,8 @@
-"""Layers that only change the shape: Flatten and Reshape (no parameters, no arithmetic)."""
+"""Layers that only change the shape: Flatten and Reshape (no parameters, no arithmetic).
+
+No backend kernel: forward and backward are one `reshape` each, here in the layer, and
+run unchanged on every backend's arrays.
+"""
 
 from math import prod
 
