@@ -30,14 +30,15 @@ from pathlib import Path
 # (It must be set before NumPy is imported; set OPENBLAS_NUM_THREADS to override.)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import matplotlib  # noqa: E402
+import matplotlib
 matplotlib.use("Agg")                       # figures go to files, no screen needed
-import matplotlib.pyplot as plt             # noqa: E402
-import numpy as np                          # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from vae_from_scratch.apps.chapter_tools import parse_chapter_args, save_figure as save, write_results  # noqa: E402
-from vae_from_scratch.optim import SGD                       # noqa: E402
-from vae_from_scratch.schedules import exponential_decay     # noqa: E402
+from vae_from_scratch.apps.chapter_tools import parse_chapter_args, write_results
+from vae_from_scratch.viz.plots import save_figure
+from vae_from_scratch.optim import SGD
+from vae_from_scratch.schedules import exponential_decay
 
 CHAPTER = "ch01"
 
@@ -196,7 +197,7 @@ def learning_rates(problem, steps, out):
     ax2.set_ylabel("intercept θ₂")
     ax2.set_title("first 15 steps from θ₀ = (−1, 2) on the contours of f")
     ax2.legend(fontsize=8, loc="lower left")
-    fig_path = save(fig, out, "learning_rates.png")
+    fig_path = save_figure(fig, out / "learning_rates.png", dpi=110)
     return {"lambda_min": float(lam_min), "lambda_max": float(lam_max),
             "lr_limit": float(2 / lam_max), "runs": rows}, fig_path, paths["good"][-1]
 
@@ -336,7 +337,7 @@ def minibatch_sgd(problem, rng, epochs, out):
     ax.set_title("minibatch SGD: more updates per epoch, then a noise floor")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return results, save(fig, out, "minibatch_sgd.png")
+    return results, save_figure(fig, out / "minibatch_sgd.png", dpi=110)
 
 
 # %% [markdown]
@@ -441,9 +442,10 @@ def local_and_global(rng, chains, steps, out):
     ax2.set_ylabel("runs")
     ax2.set_title(f"where {chains} runs from θ₀ = 1.5 end")
     ax2.legend(fontsize=8)
+    path = save_figure(fig, out / "local_global_minima.png", dpi=110)
     return {"global_min": float(glob), "local_min": float(loc), "local_max": float(peak),
             "gd_grid_share_global": to_global, "gd_grid_exceptions": wrong,
-            "runs_from_local_basin": rows}, save(fig, out, "local_global_minima.png")
+            "runs_from_local_basin": rows}, path
 
 
 # %% [markdown]
@@ -497,7 +499,7 @@ def main(argv=None):
     results["summary"] = (f"GD ‖θ − θ̂‖ = {gd_vs_closed:.1e}; GD diverges above η = 2/λ_max = "
                           f"{lr_results['lr_limit']:.3f}; SGD N_M = 1 escapes the local minimum "
                           f"in {sgd1['share_global']:.0%} of runs (GD 0%)")
-    print(f"\nfigures: {', '.join(results['figures'])}")
+    print(f"\nfigures: {', '.join(map(str, results['figures']))}")
     write_results(results, out)
     return results
 

@@ -33,14 +33,15 @@ from pathlib import Path
 # (It must be set before NumPy is imported; set OPENBLAS_NUM_THREADS to override.)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import matplotlib  # noqa: E402
+import matplotlib
 matplotlib.use("Agg")                       # figures go to files, no screen needed
-import matplotlib.pyplot as plt             # noqa: E402
-import numpy as np                          # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from vae_from_scratch.apps.chapter_tools import parse_chapter_args, save_figure as save, write_results  # noqa: E402
-from vae_from_scratch.objectives import log_likelihood, log_mean_exp          # noqa: E402
-from vae_from_scratch.models.toy import GaussianMixture, LinearGaussianModel  # noqa: E402
+from vae_from_scratch.apps.chapter_tools import parse_chapter_args, write_results
+from vae_from_scratch.viz.plots import save_figure
+from vae_from_scratch.objectives import log_likelihood, log_mean_exp
+from vae_from_scratch.models.toy import GaussianMixture, LinearGaussianModel
 
 CHAPTER = "ch02"
 
@@ -107,7 +108,7 @@ def the_mixture(gm, rng, n, out):
         ax2.plot(*p, "w*", ms=11, mec="k")
     return ({"component_share": share.tolist(), "avg_log_lik": avg_ll,
              "avg_log_lik_mu_A_moved": avg_ll_moved},
-            save(fig, out, "mixture.png"))
+            save_figure(fig, out / "mixture.png", dpi=110))
 
 
 # %% [markdown]
@@ -210,7 +211,8 @@ def naive_vs_importance(gm, rng, draws, reps, out):
     ax2.set_ylabel("repetitions")
     ax2.set_title("K = 10 draws, point near μ_A")
     ax2.legend(fontsize=8)
-    return {"per_draw": per_draw, "log_estimates": est_rows}, save(fig, out, "estimators.png")
+    path = save_figure(fig, out / "estimators.png", dpi=110)
+    return {"per_draw": per_draw, "log_estimates": est_rows}, path
 
 
 # %% [markdown]
@@ -269,7 +271,7 @@ def dimension(rng, dims, reps, out, n_points=20):
     ax.set_xscale("log", base=2)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return rows, save(fig, out, "dimension.png")
+    return rows, save_figure(fig, out / "dimension.png", dpi=110)
 
 
 # %% [markdown]
@@ -308,7 +310,7 @@ def main(argv=None):
                           f"the posterior 0; at D = {d16['D']} naive log p̂ is off by "
                           f"{d16['naive_bias']:.1f} nats, IS with q = posterior by "
                           f"{abs(d16['posterior_bias']):.0e}")
-    print(f"\nfigures: {', '.join(results['figures'])}")
+    print(f"\nfigures: {', '.join(map(str, results['figures']))}")
     write_results(results, out)
     return results
 

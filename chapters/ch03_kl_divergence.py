@@ -30,14 +30,15 @@ from pathlib import Path
 # (It must be set before NumPy is imported; set OPENBLAS_NUM_THREADS to override.)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import matplotlib  # noqa: E402
+import matplotlib
 matplotlib.use("Agg")                       # figures go to files, no screen needed
-import matplotlib.pyplot as plt             # noqa: E402
-import numpy as np                          # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from vae_from_scratch.apps.chapter_tools import parse_chapter_args, save_figure as save, write_results  # noqa: E402
-from vae_from_scratch.distributions import LOG_2PI, DiagonalGaussian, StandardNormal  # noqa: E402
-from vae_from_scratch.models.toy import (GaussianMixture, diagonal_cov, gaussian_kl,  # noqa: E402
+from vae_from_scratch.apps.chapter_tools import parse_chapter_args, write_results
+from vae_from_scratch.viz.plots import save_figure
+from vae_from_scratch.distributions import LOG_2PI, DiagonalGaussian, StandardNormal
+from vae_from_scratch.models.toy import (GaussianMixture, diagonal_cov, gaussian_kl,
                                          kl_by_quadrature)
 
 CHAPTER = "ch03"
@@ -123,7 +124,8 @@ def closed_form_vs_monte_carlo(rng, n):
 # %% [markdown]
 # ### The Monte Carlo check catches the log σ / log σ² mix-up
 #
-# Encoders output (μ, log σ²) here (DESIGN.md); the thesis's eq. 2.26 writes (μ, log σ).
+# Encoders output (μ, log σ²) here (docs/design.md, "Conventions"); the thesis's eq. 2.26
+# writes (μ, log σ).
 # Suppose an encoder outputs s = log σ but the code treats it as log σ²: the sampler then
 # draws with σ = exp(s) while the KL is computed for σ = exp(s/2).  Each piece looks fine;
 # only their disagreement shows the bug.  We draw z with the true σ and compare the Monte
@@ -191,7 +193,7 @@ def asymmetry(rng, n, out):
     ax.set_title("p = N(0, 1): the two directions of the KL")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
-    return rows, save(fig, out, "asymmetry.png")
+    return rows, save_figure(fig, out / "asymmetry.png", dpi=110)
 
 
 # %% [markdown]
@@ -272,7 +274,7 @@ def mode_seeking(n_mu, n_sigma, out):
     ax2.legend(fontsize=8, loc="upper right")
     return ({"moment_matching": [m_mean, math.sqrt(m_var)], "argmin_kl_pq": list(pq_fit),
              "local_minima_kl_qp": [list(f) for f in fits_qp]},
-            save(fig, out, "mode_seeking.png"))
+            save_figure(fig, out / "mode_seeking.png", dpi=110))
 
 
 # %% [markdown]
@@ -309,7 +311,7 @@ def main(argv=None):
                           f"{len(closed)} cases; KL(q‖p) = {a['kl_qp']:.3f} vs KL(p‖q) = "
                           f"{a['kl_pq']:.3f} for σ = {a['sigma']}; the log σ mix-up is "
                           f"{mixup['z_wrong']:.0f} SE off")
-    print(f"\nfigures: {', '.join(results['figures'])}")
+    print(f"\nfigures: {', '.join(map(str, results['figures']))}")
     write_results(results, out)
     return results
 

@@ -37,16 +37,17 @@ from pathlib import Path
 # (It must be set before NumPy is imported; set OPENBLAS_NUM_THREADS to override.)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import matplotlib  # noqa: E402
+import matplotlib
 matplotlib.use("Agg")                       # figures go to files, no screen needed
-import matplotlib.pyplot as plt             # noqa: E402
-import numpy as np                          # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from vae_from_scratch.apps.chapter_tools import parse_chapter_args, save_figure as save, write_results  # noqa: E402
-from vae_from_scratch.objectives import elbo                # noqa: E402
-from vae_from_scratch.optim import Adam                     # noqa: E402
-from vae_from_scratch.schedules import cosine_decay         # noqa: E402
-from vae_from_scratch.models.toy import LinearGaussianModel  # noqa: E402
+from vae_from_scratch.apps.chapter_tools import parse_chapter_args, write_results
+from vae_from_scratch.viz.plots import save_figure
+from vae_from_scratch.objectives import elbo
+from vae_from_scratch.optim import Adam
+from vae_from_scratch.schedules import cosine_decay
+from vae_from_scratch.models.toy import LinearGaussianModel
 
 CHAPTER = "ch04"
 
@@ -166,7 +167,7 @@ def gap_equals_kl(model, x, rng, n, out):
     ax.set_ylabel("z₂")
     ax.set_title("the posterior and four diagonal q (2 sd)")
     ax.legend(fontsize=8, loc="lower left")
-    return rows, save(fig, out, "posterior_and_q.png")
+    return rows, save_figure(fig, out / "posterior_and_q.png", dpi=110)
 
 
 # %% [markdown]
@@ -271,7 +272,7 @@ def train_encoder(model, rng, steps, out, n=500, batch=50, every=10):
              "final_kl": hist["kl"][-1], "initial_kl": hist["kl"][0], "max_sum_drift": drift,
              "learned_std": np.exp(0.5 * logvar[0]).tolist(),
              "best_std": np.exp(0.5 * lv_b[0]).tolist()},
-            save(fig, out, "training.png"))
+            save_figure(fig, out / "training.png", dpi=110))
 
 
 # %% [markdown]
@@ -306,7 +307,7 @@ def main(argv=None):
                           f"{len(gaps)} q; tight bound std {tight['elbo_std']:.0e}; trained "
                           f"encoder KL {training['final_kl']:.4f} vs floor "
                           f"{training['kl_floor_mean']:.4f}")
-    print(f"\nfigures: {', '.join(results['figures'])}")
+    print(f"\nfigures: {', '.join(map(str, results['figures']))}")
     write_results(results, out)
     return results
 

@@ -34,16 +34,17 @@ from pathlib import Path
 # (It must be set before NumPy is imported; set OPENBLAS_NUM_THREADS to override.)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import matplotlib  # noqa: E402
+import matplotlib
 matplotlib.use("Agg")                       # figures go to files, no screen needed
-import matplotlib.pyplot as plt             # noqa: E402
-import numpy as np                          # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from vae_from_scratch.apps.chapter_tools import parse_chapter_args, save_figure as save, write_results  # noqa: E402
-from vae_from_scratch.distributions import DiagonalGaussian, StandardNormal  # noqa: E402
-from vae_from_scratch.objectives import elbo                                 # noqa: E402
-from vae_from_scratch.optim import Adam                                      # noqa: E402
-from vae_from_scratch.models.toy import LinearGaussianModel                  # noqa: E402
+from vae_from_scratch.apps.chapter_tools import parse_chapter_args, write_results
+from vae_from_scratch.viz.plots import save_figure
+from vae_from_scratch.distributions import DiagonalGaussian, StandardNormal
+from vae_from_scratch.objectives import elbo
+from vae_from_scratch.optim import Adam
+from vae_from_scratch.models.toy import LinearGaussianModel
 
 CHAPTER = "ch05"
 ESTIMATORS = {"reparameterization": "RP", "score_function": "SF"}
@@ -278,7 +279,7 @@ def figure(draws, exact_mu1, dims, curves, best, out):
     ax.set_title("training q with each estimator (5 runs each)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return save(fig, out, "estimators.png")
+    return save_figure(fig, out / "estimators.png", dpi=110)
 
 
 # %% [markdown]

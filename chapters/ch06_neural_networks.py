@@ -19,24 +19,24 @@ import os
 import time
 from pathlib import Path
 
-# The layers here are small.  On a shared 2-core machine, two spinning OpenBLAS threads
-# made the project's training up to 8× slower, and the thread count moves results by
-# round-off (README, "Reproduce the thesis"); one thread keeps runs fast and
-# reproducible.  Set OPENBLAS_NUM_THREADS yourself to override.  (It must be set before
-# NumPy is imported; in a notebook whose kernel already imported NumPy it does nothing.)
+# The layers here are small.  On a shared 2-core machine spinning OpenBLAS threads slow
+# the project's training down, and the thread count moves results by round-off
+# (docs/performance.md); one thread keeps runs fast and reproducible.  Set
+# OPENBLAS_NUM_THREADS yourself to override.  (It must be set before NumPy is imported;
+# in a notebook whose kernel already imported NumPy it does nothing.)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from vae_from_scratch.apps.chapter_tools import parse_chapter_args, save_figure, write_results  # noqa: E402
-from vae_from_scratch.backend import get_backend, to_numpy  # noqa: E402
-from vae_from_scratch.data import load_dataset  # noqa: E402
-from vae_from_scratch.gradcheck import gradcheck  # noqa: E402
-from vae_from_scratch.nn import (Dense, Identity, LeakyReLU, ReLU,  # noqa: E402
+from vae_from_scratch.apps.chapter_tools import parse_chapter_args, write_results
+from vae_from_scratch.backend import get_backend, to_numpy
+from vae_from_scratch.data import load_dataset
+from vae_from_scratch.gradcheck import gradcheck
+from vae_from_scratch.nn import (Dense, Identity, LeakyReLU, ReLU,
                                  Sequential, Sigmoid, Softplus, Tanh)
-from vae_from_scratch.objectives import softmax  # noqa: E402
-from vae_from_scratch.optim import SGD  # noqa: E402
-from vae_from_scratch.viz.plots import _pyplot  # noqa: E402
+from vae_from_scratch.objectives import softmax
+from vae_from_scratch.optim import SGD
+from vae_from_scratch.viz.plots import pyplot, save_figure
 
 
 def parse_args(argv=None):
@@ -121,7 +121,7 @@ def activation_curves(bk, out):
     sigmoid_max = float(curves["sigmoid"][1].max())
     print(f"largest sigmoid′: {sigmoid_max:.4f} (= 1/4 at x = 0)")
     print(f"relu′(0) from ReLU.backward: {relu_at_0:g}  (thesis §2.6: relu′(0) := 0)")
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.6))
     styles = ["-", "-", "-", "--", "-."]
     for (name, (g, dg)), ls in zip(curves.items(), styles):
@@ -132,8 +132,8 @@ def activation_curves(bk, out):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_ylim(-1.5, 4)
-    fig.suptitle("Activation functions of thesis §2.6 and their derivatives", fontsize=11)
-    save_figure(fig, out, "activations.png", dpi=120)
+    save_figure(fig, out / "activations.png", fontsize=11,
+                title="Activation functions of thesis §2.6 and their derivatives")
     return {"relu_derivative_at_0": relu_at_0, "sigmoid_derivative_max": sigmoid_max}
 
 
@@ -245,7 +245,7 @@ def gradient_checks(bk, rng):
 
 
 def plot_gradient_checks(errors, path):
-    plt = _pyplot()
+    plt = pyplot()
     names = list(errors)
     worst = [max(max(errors[n].values()), 1e-17) for n in names]
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
@@ -258,7 +258,7 @@ def plot_gradient_checks(errors, path):
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title("Gradient checks: hand-written backward passes vs central differences",
                  fontsize=10)
-    save_figure(fig, Path(path).parent, Path(path).name, dpi=120)
+    save_figure(fig, path)
 
 
 # %% [markdown]
@@ -343,11 +343,11 @@ def training(bk, args, out):
           f"{'epochs to loss < 0.5':>21} {'test accuracy':>15}")
     for name in ("relu", "tanh", "sigmoid"):
         per_seed = [train_classifier(bk, ACTIVATIONS[name], splits, epochs, s) for s in seeds]
-        losses = np.array([l for l, _ in per_seed])                  # (seeds, epochs + 1)
+        losses = np.array([loss for loss, _ in per_seed])                # (seeds, epochs + 1)
         acc = np.array([a for _, a in per_seed])
         # first epoch below the threshold, per seed (epochs + 1 when never)
-        reach = [int(np.argmax(l < threshold)) if (l < threshold).any() else epochs + 1
-                 for l in losses]
+        reach = [int(np.argmax(loss < threshold)) if (loss < threshold).any() else epochs + 1
+                 for loss in losses]
         runs[name] = {"loss": losses.tolist(), "test_accuracy": acc.tolist(),
                       "epochs_to_loss_0.5": reach}
         print(f"{name:<10} {losses[:, 0].mean():>13.3f} {losses[:, 1].mean():>13.3f} "
@@ -356,7 +356,7 @@ def training(bk, args, out):
     if len(seeds) > 1:
         print("(mean ± standard deviation over the seeds; "
               f"'{epochs + 1}' counts a run that never got below 0.5)")
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.6))
     for name, r in runs.items():
         for ax, key in zip(axes, ("loss", "test_accuracy")):
@@ -373,8 +373,8 @@ def training(bk, args, out):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     band = f" (mean, band: min–max over {len(seeds)} seeds)" if len(seeds) > 1 else ""
-    fig.suptitle("MLP 64-64-10 trained by backpropagation and minibatch SGD" + band, fontsize=10)
-    save_figure(fig, out, "training.png", dpi=120)
+    save_figure(fig, out / "training.png", fontsize=10,
+                title="MLP 64-64-10 trained by backpropagation and minibatch SGD" + band)
     return runs
 
 
@@ -428,8 +428,8 @@ def main(argv=None):
     results["summary"] = (
         f"gradient checks: correct layers ≤ {results['gradcheck']['max_error_correct']:.1e}, "
         f"bugs ≥ {results['gradcheck']['min_error_bug']:.2f}; training loss "
-        f"{np.mean([l[0] for l in tr['relu']['loss']]):.2f} → "
-        f"{np.mean([l[-1] for l in tr['relu']['loss']]):.3f} nats (relu); epochs to 0.5 nats: "
+        f"{np.mean([run[0] for run in tr['relu']['loss']]):.2f} → "
+        f"{np.mean([run[-1] for run in tr['relu']['loss']]):.3f} nats (relu); epochs to 0.5 nats: "
         + ", ".join(f"{a} {reach[a]:.1f}" for a in tr))
     print(f"\nchapter 6 done in {results['seconds']:.1f} s; figures and results.json in {out}/")
     write_results(results, out)

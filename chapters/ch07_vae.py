@@ -12,7 +12,8 @@
 #
 # - p(z) = N(0, I);
 # - q_φ(z|x) = N(μ_φ(x), diag σ²_φ(x)), with μ and log σ² the outputs of a network
-#   (thesis eq. 2.26; the project's networks output log σ², see DESIGN.md);
+#   (thesis eq. 2.26; the project's networks output log σ², see docs/design.md,
+#   "Conventions");
 # - p_θ(x|z) a Bernoulli for binary data (eq. 2.31) or a Gaussian N(f_θ(z), σ²I) for
 #   continuous data (eq. 2.30, slides 11.17), f_θ a network.
 #
@@ -30,22 +31,22 @@ from pathlib import Path
 # One BLAS thread: fast and reproducible on a shared 2-core machine (see chapter 6).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from vae_from_scratch.apps.chapter_tools import parse_chapter_args, save_figure, write_results  # noqa: E402
-from vae_from_scratch.backend import get_backend, to_numpy  # noqa: E402
-from vae_from_scratch.data import binarize_static, load_dataset  # noqa: E402
-from vae_from_scratch.distributions import StandardNormal  # noqa: E402
-from vae_from_scratch.viz.latent_space import (active_units, decode_mean, latent_grid,  # noqa: E402
+from vae_from_scratch.apps.chapter_tools import parse_chapter_args, write_results
+from vae_from_scratch.backend import get_backend, to_numpy
+from vae_from_scratch.data import binarize_static, load_for_vae
+from vae_from_scratch.distributions import StandardNormal
+from vae_from_scratch.viz.latent_space import (active_units, decode_mean, latent_grid,
                                            latent_traversal, posterior_means,
                                            save_latent_grid, save_latent_scatter,
                                            save_traversal)
-from vae_from_scratch.models import mlp_vae  # noqa: E402
-from vae_from_scratch.objectives import elbo  # noqa: E402
-from vae_from_scratch.optim import Adam  # noqa: E402
-from vae_from_scratch.viz.plots import (_pyplot, plot_elbo_curves, save_image_grid,  # noqa: E402
-                                    save_image_rows)
-from vae_from_scratch.train import evaluate_elbo, evaluate_log_likelihood, fit  # noqa: E402
+from vae_from_scratch.models import mlp_vae
+from vae_from_scratch.objectives import elbo
+from vae_from_scratch.optim import Adam
+from vae_from_scratch.viz.plots import (plot_elbo_curves, pyplot, save_figure,
+                                       save_image_grid, save_image_rows)
+from vae_from_scratch.train import evaluate_elbo, evaluate_log_likelihood, fit
 
 
 def parse_args(argv=None):
@@ -56,7 +57,7 @@ def parse_args(argv=None):
 # %% [markdown]
 # ## 1. Data: 8×8 digits, binary for the Bernoulli decoder, grey for the Gaussian
 #
-# `load_dataset("digits")` splits the 1797 images 1258 / 180 / 359 (train / validation /
+# `load_for_vae("digits")` splits the 1797 images 1258 / 180 / 359 (train / validation /
 # test) with a seeded permutation; pixels are in [0, 1] (17 grey levels).  A Bernoulli
 # likelihood (thesis eq. 2.31) is a likelihood only for x ∈ {0, 1}: the training loop draws
 # a fresh binary image x ~ Bernoulli(grey value) for every minibatch ("dynamic
@@ -66,10 +67,7 @@ def parse_args(argv=None):
 
 # %%
 def load_data(seed):
-    data_rng = np.random.default_rng(seed)
-    splits = load_dataset("digits", rng=data_rng)
-    binary = {"val": binarize_static(splits.val.images, data_rng),
-              "test": binarize_static(splits.test.images, data_rng)}
+    splits, binary = load_for_vae("digits", rng=np.random.default_rng(seed))
     print(f"digits: {len(splits.train.images)} train / {len(splits.val.images)} validation / "
           f"{len(splits.test.images)} test images of shape {splits.train.images.shape[1:]}")
     return splits, binary
@@ -165,11 +163,12 @@ def bernoulli_vae(bk, splits, binary, args, out, epochs, K):
     print(f"MLP VAE 64-256-(8+8) | 8-256-64, Bernoulli decoder, {vae.n_params:,} parameters, "
           f"{epochs} epochs")
     print("\nOne ELBO estimate by parts, on 4 test images (untrained model):")
-    parts = elbo_by_parts(vae, binary["test"][:4], np.random.default_rng(args.seed + 5))
-    untrained = evaluate_elbo(vae, binary["test"], np.random.default_rng(args.seed + 2))["elbo"]
-    history, seconds = train(vae, splits.train.images, binary["val"], epochs=epochs,
+    x_test = binary.test.images
+    parts = elbo_by_parts(vae, x_test[:4], np.random.default_rng(args.seed + 5))
+    untrained = evaluate_elbo(vae, x_test, np.random.default_rng(args.seed + 2))["elbo"]
+    history, seconds = train(vae, splits.train.images, binary.val.images, epochs=epochs,
                              seed=args.seed + 3, binarize="dynamic")
-    r = evaluate(vae, binary["test"], K, args.seed + 4)
+    r = evaluate(vae, x_test, K, args.seed + 4)
     r.update(parts, untrained_elbo=untrained, seconds=seconds,
              final_train_elbo=history["train_elbo"][-1], final_val_elbo=history["val_elbo"][-1])
     print(f"\ntest ELBO before training (decoder bias at the mean image): {untrained:.2f}")
@@ -179,7 +178,7 @@ def bernoulli_vae(bk, splits, binary, args, out, epochs, K):
     plot_elbo_curves(history, out / "elbo_bernoulli.png",
                      title="Bernoulli MLP VAE on digits: ELBO per epoch (nats per image)")
     fig_rng = np.random.default_rng(args.seed + 6)
-    shown = binary["test"][:12]
+    shown = x_test[:12]
     recon = to_numpy(vae.reconstruct(bk.asarray(shown), fig_rng))
     save_image_rows([splits.test.images[:12], shown, recon], ["grey", "binary x", "E[x|z]"],
                     out / "reconstructions_bernoulli.png",
@@ -187,7 +186,7 @@ def bernoulli_vae(bk, splits, binary, args, out, epochs, K):
     save_image_grid(to_numpy(vae.sample(40, fig_rng)), out / "samples_bernoulli.png", ncols=10,
                     title="Bernoulli VAE: E[x|z] for z ~ N(0, I)")
     values = np.linspace(-2.5, 2.5, 9)
-    base, _ = posterior_means(vae, binary["test"][:1])
+    base, _ = posterior_means(vae, x_test[:1])
     save_traversal(decode_mean(vae, latent_traversal(8, values, base=base[0])), values,
                    out / "traversal_bernoulli.png",
                    title="One latent dimension at a time, from the code of the first test digit")
@@ -281,15 +280,15 @@ def gaussian_vaes(bk, splits, args, out, epochs, K):
 
 def plot_sigma(path, s2, results, fixed):
     """KL and squared error against the fixed decoder variance, σ² on a log axis."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9.2, 3.4))
     titles = ("rate: KL (nats per image)", "distortion: Σ (x − E[x|z])² per image")
     for ax, key, label in zip(axes, ("kl", "squared_error"), titles):
         ax.plot(s2, [results[n][key] for n in fixed], "o-")
         ax.set(xscale="log", xlabel="decoder variance σ²", title=label)
         ax.grid(alpha=0.3)
-    fig.suptitle("Slides Concept 11.20: σ² weighs reconstruction against the KL", fontsize=11)
-    save_figure(fig, Path(path).parent, Path(path).name, dpi=120)
+    save_figure(fig, path, fontsize=11,
+                title="Slides Concept 11.20: σ² weighs reconstruction against the KL")
 
 
 # %% [markdown]
@@ -313,11 +312,11 @@ def latent_space(bk, splits, binary, args, out, epochs, K):
     vae = mlp_vae((1, 8, 8), latent_dim=2, hidden=(256,), likelihood="bernoulli",
                   rng=np.random.default_rng(args.seed + 1), backend=bk)
     vae.init_output_bias(splits.train.images.mean(axis=0))
-    _, seconds = train(vae, splits.train.images, binary["val"], epochs=epochs,
+    _, seconds = train(vae, splits.train.images, binary.val.images, epochs=epochs,
                        seed=args.seed + 3, binarize="dynamic")
-    r = evaluate(vae, binary["test"], K, args.seed + 4)
+    r = evaluate(vae, binary.test.images, K, args.seed + 4)
     report("Bernoulli, 2-D latent", r, K, seconds)
-    mu, _ = posterior_means(vae, binary["test"])
+    mu, _ = posterior_means(vae, binary.test.images)
     save_latent_scatter(mu, splits.test.labels, out / "latent_scatter.png",
                         title="Posterior means of the test digits (2-D latent)")
     n = 12

@@ -23,21 +23,21 @@ from pathlib import Path
 # One BLAS thread: fast and reproducible on a shared 2-core machine (see chapter 6).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from vae_from_scratch.apps.chapter_tools import parse_chapter_args, save_figure, write_results  # noqa: E402
-from vae_from_scratch.backend import get_backend, to_numpy  # noqa: E402
-from vae_from_scratch.backend.numpy_im2col import conv_output_size  # noqa: E402
-from vae_from_scratch.data import binarize_static, load_dataset, make_synthetic  # noqa: E402
-from vae_from_scratch.gradcheck import compare_gradients, gradcheck  # noqa: E402
-from vae_from_scratch.models import conv_vae, mlp_vae  # noqa: E402
-from vae_from_scratch.nn import (AvgPool2D, Conv2D, ConvTranspose2D, Dense, Flatten,  # noqa: E402
+from vae_from_scratch.apps.chapter_tools import parse_chapter_args, write_results
+from vae_from_scratch.backend import get_backend, to_numpy
+from vae_from_scratch.backend.numpy_im2col import conv_output_size
+from vae_from_scratch.data import load_for_vae, make_synthetic
+from vae_from_scratch.gradcheck import compare_gradients, gradcheck
+from vae_from_scratch.models import conv_vae, mlp_vae
+from vae_from_scratch.nn import (AvgPool2D, Conv2D, ConvTranspose2D, Dense, Flatten,
                                  MaxPool2D, ReLU, Reshape, Sequential, Unpool2D)
-from vae_from_scratch.objectives import elbo  # noqa: E402
-from vae_from_scratch.optim import Adam  # noqa: E402
-from vae_from_scratch.viz.plots import (_pyplot, plot_elbo_curves, save_image_grid,  # noqa: E402
-                                    save_image_rows)
-from vae_from_scratch.train import evaluate_elbo, evaluate_log_likelihood, fit  # noqa: E402
+from vae_from_scratch.objectives import elbo
+from vae_from_scratch.optim import Adam
+from vae_from_scratch.viz.plots import (plot_elbo_curves, pyplot, save_figure,
+                                       save_image_grid, save_image_rows)
+from vae_from_scratch.train import evaluate_elbo, evaluate_log_likelihood, fit
 
 
 def parse_args(argv=None):
@@ -100,7 +100,7 @@ def convolution(bk, out, seed):
     print(f"output pixel ({i}, {j}) of the strided layer: Σ K ⊙ window = {by_hand:.6f}, "
           f"layer = {maps['box 6×6, s=2, p=2'][i, j]:.6f}, |difference| {gap:.1e}")
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 5, figsize=(14, 3.2))
     axes[0].imshow(x[0, 0], cmap="gray", interpolation="nearest")
     axes[0].set_title("X90 image (grey)", fontsize=9)
@@ -110,9 +110,9 @@ def convolution(bk, out, seed):
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle("Eq. 2.32: one output map per filter.  The 6×6 box lights up the foreground "
-                 "cells and the disk; the edge filters outline them", fontsize=10)
-    save_figure(fig, out, "convolution.png", dpi=120)
+    save_figure(fig, out / "convolution.png", fontsize=10,
+                title="Eq. 2.32: one output map per filter.  The 6×6 box lights up the foreground "
+                      "cells and the disk; the edge filters outline them")
     return {"one_pixel_gap": gap}, data
 
 
@@ -143,7 +143,7 @@ def pooling(bk, out, data):
         q = quadrants[n]
         print(f"image {n}: disk {'on ' if on[n] else 'off'}  mean grey per quadrant "
               f"[[{q[0, 0]:.2f} {q[0, 1]:.2f}] [{q[1, 0]:.2f} {q[1, 1]:.2f}]]")
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
     for ax, img, title in zip(axes, (to_numpy(x)[0, 0], pooled[0, 0], quadrants[0]),
                               ("input 60×60", "MaxPool2D(2): 30×30", "AvgPool2D(30): 2×2")):
@@ -151,9 +151,9 @@ def pooling(bk, out, data):
         ax.set_title(title, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle("Eq. 2.33: pooling shrinks each map; the 2×2 average is the thesis's g(x) "
-                 "before its sigmoid (eq. 3.1)", fontsize=10)
-    save_figure(fig, out, "pooling.png", dpi=120)
+    save_figure(fig, out / "pooling.png", fontsize=10,
+                title="Eq. 2.33: pooling shrinks each map; the 2×2 average is the thesis's g(x) "
+                      "before its sigmoid (eq. 3.1)")
     return {"quadrant_means": quadrants.tolist(), "disk_on": on.tolist()}
 
 
@@ -318,7 +318,7 @@ def _stamp_figure(bk, rng, path):
               (convT_of(one, 4, 2, 1, kernel), "convT k4 s2 p1: the kernel, stamped"),
               (convT_of(ones, 4, 2, 1, np.ones((4, 4))), "all ones, k4 s2 p1: even overlap"),
               (convT_of(ones, 3, 2, 1, np.ones((3, 3))), "all ones, k3 s2 p1: checkerboard")]
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(12, 3.4))
     for ax, (img, title) in zip(axes, panels):
         im = ax.imshow(img, cmap="viridis", interpolation="nearest")
@@ -326,9 +326,9 @@ def _stamp_figure(bk, rng, path):
         ax.set_xticks([])
         ax.set_yticks([])
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    fig.suptitle("Transposed convolution (§2.8.3): every input pixel adds a copy of the kernel "
-                 "into the output, s pixels apart; overlaps add up", fontsize=10)
-    save_figure(fig, Path(path).parent, Path(path).name, dpi=120)
+    save_figure(fig, path, fontsize=10,
+                title="Transposed convolution (§2.8.3): every input pixel adds a copy of the "
+                      "kernel into the output, s pixels apart; overlaps add up")
 
 
 # %% [markdown]
@@ -372,11 +372,11 @@ def train_and_test(name, vae, splits, binary, epochs, K, seed):
     vae.init_output_bias(splits.train.images.mean(axis=0))
     opt = Adam(vae.params, vae.grads, lr=1e-3)
     t0 = time.perf_counter()
-    history = fit(vae, opt, splits.train.images, binary["val"], epochs=epochs, batch_size=50,
+    history = fit(vae, opt, splits.train.images, binary.val.images, epochs=epochs, batch_size=50,
                   rng=np.random.default_rng(seed), quiet=True)
     seconds = time.perf_counter() - t0
-    test = evaluate_elbo(vae, binary["test"], np.random.default_rng(seed + 1))
-    log_px = evaluate_log_likelihood(vae, binary["test"], np.random.default_rng(seed + 2), K=K)
+    test = evaluate_elbo(vae, binary.test.images, np.random.default_rng(seed + 1))
+    log_px = evaluate_log_likelihood(vae, binary.test.images, np.random.default_rng(seed + 2), K=K)
     r = {"elbo": test["elbo"], "reconstruction": test["reconstruction"], "kl": test["kl"],
          f"log_px_iwae{K}": log_px, "parameters": vae.n_params, "seconds": seconds,
          "seconds_per_epoch": seconds / epochs}
@@ -387,10 +387,7 @@ def train_and_test(name, vae, splits, binary, epochs, K, seed):
 
 def conv_vae_on_digits(bk, args, out, rng):
     epochs, K = (30, 50) if args.quick else (300, 1000)
-    data_rng = np.random.default_rng(args.seed)
-    splits = load_dataset("digits", rng=data_rng)
-    binary = {"val": binarize_static(splits.val.images, data_rng),
-              "test": binarize_static(splits.test.images, data_rng)}
+    splits, binary = load_for_vae("digits", rng=np.random.default_rng(args.seed))
     check = model_gradient_check(bk, rng)
     conv = conv_vae((1, 8, 8), latent_dim=8, channels=(16, 32), hidden=128,
                     rng=np.random.default_rng(args.seed + 1), backend=bk)
@@ -408,7 +405,7 @@ def conv_vae_on_digits(bk, args, out, rng):
     plot_elbo_curves(history, out / "elbo_conv.png",
                      title="Convolutional VAE on digits: ELBO per epoch (nats per image)")
     fig_rng = np.random.default_rng(args.seed + 6)
-    shown = binary["test"][:12]
+    shown = binary.test.images[:12]
     save_image_rows([shown, to_numpy(conv.reconstruct(bk.asarray(shown), fig_rng)),
                      to_numpy(mlp.reconstruct(bk.asarray(shown), fig_rng))],
                     ["binary x", "conv VAE", "MLP VAE"], out / "reconstructions_conv.png",
@@ -437,7 +434,7 @@ def conv_vae_on_digits(bk, args, out, rng):
 
 # %%
 def plot_gradient_checks(errors, path):
-    plt = _pyplot()
+    plt = pyplot()
     names = list(errors)
     worst = [max(max(errors[n].values()), 1e-17) for n in names]
     fig, ax = plt.subplots(figsize=(8.5, 4.2))
@@ -450,7 +447,7 @@ def plot_gradient_checks(errors, path):
     ax.set_xlabel("largest relative error over x and the parameters (float64, h = 1e-6)")
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title("Gradient checks of the window layers", fontsize=10)
-    save_figure(fig, Path(path).parent, Path(path).name, dpi=120)
+    save_figure(fig, path)
 
 
 def main(argv=None):

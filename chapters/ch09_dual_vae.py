@@ -46,22 +46,23 @@ import time
 from pathlib import Path
 
 # One BLAS thread: fast and reproducible on a shared 2-core machine (see chapter 6); the
-# README's thesis tables were made with the same setting.
+# thesis tables (docs/thesis.md) were made with the same setting.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import matplotlib  # noqa: E402
+import matplotlib
 matplotlib.use("Agg")                       # figures go to files, no screen needed
-import matplotlib.pyplot as plt             # noqa: E402
-import numpy as np                          # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from vae_from_scratch.apps.chapter_tools import parse_chapter_args, save_figure, write_results  # noqa: E402
-from vae_from_scratch.backend import get_backend, to_numpy  # noqa: E402
-from vae_from_scratch.data.synthetic import (SYNTHETIC_NAMES, ascii_map,  # noqa: E402
+from vae_from_scratch.apps.chapter_tools import parse_chapter_args, write_results
+from vae_from_scratch.viz.plots import save_figure
+from vae_from_scratch.backend import get_backend, to_numpy
+from vae_from_scratch.data.synthetic import (SYNTHETIC_NAMES, ascii_map,
                                              expected_images, make_synthetic, on_rate,
                                              pixel_levels)
-from vae_from_scratch.models.dual_vae import DualVAE  # noqa: E402
-from vae_from_scratch.thesis.separation import cell_detection, cell_means  # noqa: E402
-from vae_from_scratch.thesis.reproduction import format_table, run_dataset, summary_rows  # noqa: E402
+from vae_from_scratch.models.dual_vae import DualVAE
+from vae_from_scratch.thesis.separation import cell_detection, cell_means
+from vae_from_scratch.thesis.reproduction import format_table, run_dataset, summary_rows
 
 # The thesis's figure numbers: reconstructions 3.1–3.3 and latent explorations 3.4–3.6.
 FIGURES = {"X90": ("3_1", "3_4"), "X90_20": ("3_2", "3_5"), "X50": ("3_3", "3_6")}
@@ -70,8 +71,8 @@ FIGURES = {"X90": ("3_1", "3_4"), "X90_20": ("3_2", "3_5"), "X50": ("3_3", "3_6"
 REMEDY = dict(data_mode="grey", latent1=16, decoder1="structured", weight_on="reconstruction",
               lr=3e-3)
 REMEDY_LATENT2 = {"X90_20": 2}
-# A probe within this much of the majority guess counts as knowing nothing (the README's
-# latent-separation target).
+# A probe within this much of the majority guess counts as knowing nothing (the
+# latent-separation target, docs/thesis.md#the-target).
 MARGIN = 0.05
 
 
@@ -173,9 +174,9 @@ def _data_figure(args, out, model, bk):
                 ax = row[3 * j + k]
                 _show(ax, img)
                 ax.set_title(f"{name}, {state}\n{what}" if k == 0 else what, fontsize=8)
-    fig.suptitle("The thesis's data sets: grey image, binarized input x, and the background "
-                 "target g(x) (eq. 3.1)", fontsize=10)
-    save_figure(fig, out, "datasets.png", dpi=120)
+    save_figure(fig, out / "datasets.png", fontsize=10,
+                title="The thesis's data sets: grey image, binarized input x, and the background "
+                      "target g(x) (eq. 3.1)")
 
 
 # %% [markdown]
@@ -376,10 +377,10 @@ def check_metric(args):
 # - the thesis found the cells under the 50 % disk reconstructed better than under the
 #   90 % one (figure 3.3): the accuracy inside the disk with the disk off, X50 against X90.
 #
-# The full mode with its defaults (seed 0, NumPy, one BLAS thread) is the README's run.
+# The full mode with its defaults (seed 0, NumPy, one BLAS thread) is the main job's run (docs/thesis.md).
 # Outside the disks the new rule is the old one (threshold 0.5), so its "cells out"
-# accuracies are the README's (0.711, 0.734 and 0.621 on X90, X50 and X90_20); KL2 = 0.00
-# on all three.  The README (section "Reproduce the thesis") reports the run with three
+# accuracies are those of docs/thesis.md (0.711, 0.734 and 0.621 on X90, X50 and X90_20); KL2 = 0.00
+# on all three.  docs/thesis.md ("The remedies over three seeds") reports the run with three
 # seeds and 100 epochs: after 30 epochs the model is mid-climb (the cells outside the
 # disks keep improving until about epoch 80), z2's KL falls to 0 on every data set and
 # the disk's state is read from z1.
@@ -530,7 +531,7 @@ def discuss_remedy(results, quick=False):
 # "spread across multiple dimensions" of z1 (§3.3) rather than held by z2 alone; it named
 # the remedies of section 5 as what to try next.
 #
-# **What we measure.**  The numbers of the README's run (Numba, seed 0, 30 epochs).  This
+# **What we measure.**  The numbers of the main job (docs/thesis.md; Numba, seed 0, 30 epochs).  This
 # chapter's NumPy run computes the same model to float32 round-off, which 1900 steps of
 # training amplify; the cell below prints its own numbers (in our NumPy run: the thesis
 # run 0.527 / 0.561 / 0.518 under the disks, the remedy 1.000 / 0.981 / 1.000, and the
@@ -553,7 +554,7 @@ def discuss_remedy(results, quick=False):
 #   posterior means still hold the disk *linearly*, though: the logistic probe reads
 #   X90_20's disks from z1 at 0.98 and 0.99 — a small shift of z1's means, too small
 #   for the decoder to draw a disk from it.  Over seeds 0–2 the kNN target
-#   holds for X90 in every seed but for X50 and X90_20 in one of three.  The README
+#   holds for X90 in every seed but for X50 and X90_20 in one of three.  docs/thesis.md
 #   ("A latent separation") reports the attempts to close the rest
 #   (`scripts/separation_study.py`: no interaction, free bits for z2, a decorrelation
 #   penalty); for both probes, one X90_20 run in 21 has z1 blind to its disks.
@@ -577,7 +578,7 @@ def discuss_remedy(results, quick=False):
 #    The structured one gives the background its own map from z2, and z1 can let it go.
 # 5. *30 epochs at learning rate 1e-3 are not the plateau* under our reading (the thesis
 #    gives no learning rate): the cells outside the disks are still climbing at epoch 30;
-#    at 3e-3 thirty epochs reach it (README, "The thesis's remedies").
+#    at 3e-3 thirty epochs reach it (docs/thesis.md, "Learning rate 3e-3").
 
 # %%
 def compare(thesis_runs, remedy_runs):

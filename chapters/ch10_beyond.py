@@ -3,8 +3,8 @@
 #
 # **Theory:** slides Concept 11.7 (IWAE), Concept 11.25 (β-VAE), Concept 11.23 (VQ-VAE);
 # tutorial §4 (β annealed from 0 to 1); thesis eq. 2.7–2.9.
-# **Code:** `vae_from_scratch/objectives.py` (`iwae`, `elbo(beta=…)`,
-# `linear_beta_schedule`), `train.py` (`fit`), `viz/latent_space.py` (`active_units`,
+# **Code:** `vae_from_scratch/objectives.py` (`iwae`, `elbo(beta=…)`), `schedules.py`
+# (`linear_beta_schedule`), `train.py` (`fit`), `viz/latent_space.py` (`active_units`,
 # traversals).
 #
 # The ELBO is one choice of objective.  This chapter changes it in three ways and
@@ -26,20 +26,20 @@ from pathlib import Path
 # One BLAS thread: fast and reproducible on a shared 2-core machine (see chapter 6).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from vae_from_scratch.apps.chapter_tools import parse_chapter_args, save_figure, write_results  # noqa: E402
-from vae_from_scratch.backend import get_backend, to_numpy  # noqa: E402
-from vae_from_scratch.data import binarize_static, load_dataset  # noqa: E402
-from vae_from_scratch.viz.latent_space import (active_units, decode_mean,  # noqa: E402
+from vae_from_scratch.apps.chapter_tools import parse_chapter_args, write_results
+from vae_from_scratch.backend import get_backend, to_numpy
+from vae_from_scratch.data import load_for_vae
+from vae_from_scratch.viz.latent_space import (active_units, decode_mean,
                                            latent_traversal, posterior_means, save_traversal)
-from vae_from_scratch.models import mlp_vae  # noqa: E402
-from vae_from_scratch.objectives import iwae                # noqa: E402
-from vae_from_scratch.schedules import linear_beta_schedule  # noqa: E402
-from vae_from_scratch.optim import Adam  # noqa: E402
-from vae_from_scratch.viz.plots import _pyplot, save_image_grid, save_image_rows  # noqa: E402
-from vae_from_scratch.train import evaluate_elbo, fit  # noqa: E402
-from vae_from_scratch.models.vq_vae import mlp_vqvae, perplexity  # noqa: E402
+from vae_from_scratch.models import mlp_vae
+from vae_from_scratch.objectives import iwae
+from vae_from_scratch.schedules import linear_beta_schedule
+from vae_from_scratch.optim import Adam
+from vae_from_scratch.viz.plots import pyplot, save_figure, save_image_grid, save_image_rows
+from vae_from_scratch.train import evaluate_elbo, fit
+from vae_from_scratch.models.vq_vae import mlp_vqvae, perplexity
 
 
 def parse_args(argv=None):
@@ -48,12 +48,11 @@ def parse_args(argv=None):
 
 
 def load_data(seed):
-    """Digits: grey training images (binarized afresh per minibatch by `fit`), and one
-    fixed binarization of the validation and test images (as in chapter 7)."""
-    data_rng = np.random.default_rng(seed)
-    splits = load_dataset("digits", rng=data_rng)
-    return (splits.train.images, binarize_static(splits.val.images, data_rng),
-            binarize_static(splits.test.images, data_rng), splits)
+    """Digits as `data.load_for_vae` gives them (as in chapter 7): grey training images
+    (binarized afresh per minibatch by `fit`), one fixed binarization of the validation
+    and test images, and the grey splits."""
+    grey, binary = load_for_vae("digits", rng=np.random.default_rng(seed))
+    return (*(s.images for s in binary), grey)
 
 
 def new_vae(bk, x_train, seed):
@@ -208,7 +207,7 @@ def iwae_section(bk, data, args, out, epochs):
 
 
 def _plot_bounds(rows, rows_iw, K_train, path):
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9.4, 3.6))
     for r, label, m in ((rows, "trained on the ELBO", "o-"),
                         (rows_iw, f"trained on L_{K_train}", "s-")):
@@ -224,9 +223,8 @@ def _plot_bounds(rows, rows_iw, K_train, path):
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("Slides Concept 11.7: the importance-weighted bound tightens as K grows",
-                 fontsize=11)
-    save_figure(fig, Path(path).parent, Path(path).name, dpi=120)
+    save_figure(fig, path, fontsize=11,
+                title="Slides Concept 11.7: the importance-weighted bound tightens as K grows")
 
 
 # %% [markdown]
@@ -303,7 +301,7 @@ def _annotate_betas(ax, points, **kw):
 
 
 def _plot_beta(rows, path):
-    plt = _pyplot()
+    plt = pyplot()
     betas = sorted(rows)
     fig, axes = plt.subplots(1, 2, figsize=(9.4, 3.6))
     rate = [rows[b]["kl"] for b in betas]
@@ -326,8 +324,8 @@ def _plot_beta(rows, path):
     ax2.legend(fontsize=8, loc="lower right")
     for ax in axes:
         ax.grid(alpha=0.3)
-    fig.suptitle("Slides Concept 11.25: β-VAE on the digits (test set)", fontsize=11)
-    save_figure(fig, Path(path).parent, Path(path).name, dpi=120)
+    save_figure(fig, path, fontsize=11,
+                title="Slides Concept 11.25: β-VAE on the digits (test set)")
 
 
 # %% [markdown]
@@ -422,7 +420,7 @@ def _mean_sd(values, fmt=".2f"):
 
 
 def _plot_annealing(curves, warmup_epochs, path):
-    plt = _pyplot()
+    plt = pyplot()
     names = sorted({k.split(",")[0] for k in curves})
     fig, axes = plt.subplots(1, len(names), figsize=(4.8 * len(names), 3.6), squeeze=False)
     for ax, name in zip(axes[0], names):
@@ -434,8 +432,8 @@ def _plot_annealing(curves, warmup_epochs, path):
                xscale="log")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("Tutorial §4: KL annealing — the KL term during training", fontsize=11)
-    save_figure(fig, Path(path).parent, Path(path).name, dpi=120)
+    save_figure(fig, path, fontsize=11,
+                title="Tutorial §4: KL annealing — the KL term during training")
 
 
 # %% [markdown]
@@ -512,7 +510,7 @@ def vq_section(bk, data, args, out, epochs, beta_rows, vae):
 
 
 def _plot_rate_distortion(beta_rows, vq_rows, path):
-    plt = _pyplot()
+    plt = pyplot()
     betas = sorted(beta_rows)
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
     ax.plot([beta_rows[b]["kl"] for b in betas], [beta_rows[b]["distortion"] for b in betas],
@@ -533,7 +531,7 @@ def _plot_rate_distortion(beta_rows, vq_rows, path):
            title="Rate and distortion on the test digits", xlim=(-0.5, 14.5))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    save_figure(fig, Path(path).parent, Path(path).name, dpi=120)
+    save_figure(fig, path)
 
 
 # %% [markdown]

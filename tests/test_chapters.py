@@ -38,6 +38,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("ch[0-9][0-9]_*.py"))
 QUICK_TIMEOUT = float(os.environ.get("CHAPTER_QUICK_TIMEOUT", "300"))
 MC_SE = 4.5
+# A quick run takes 1–20 s: all are marked slow.  The fast subset (-m "not slow") imports
+# every chapter instead (test_chapter_imports.py) and runs chapter 6 (test_chapters_6_10.py).
+PARAMS = [pytest.param(p, marks=pytest.mark.slow) for p in CHAPTERS]
 
 
 def _env():
@@ -61,7 +64,7 @@ class Run:
         self.results = json.loads(path.read_text()) if path.is_file() else None
 
 
-@pytest.fixture(scope="module", params=CHAPTERS, ids=[p.stem for p in CHAPTERS])
+@pytest.fixture(scope="module", params=PARAMS, ids=[p.stem for p in CHAPTERS])
 def run(request, tmp_path_factory):
     script = request.param
     return script.stem.split("_")[0], Run(script, tmp_path_factory.mktemp(script.stem))
@@ -263,17 +266,19 @@ def test_chapter_tools_parse_save_and_write(tmp_path, capsys):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from vae_from_scratch.apps.chapter_tools import parse_chapter_args, save_figure, write_results
+    from vae_from_scratch.apps.chapter_tools import parse_chapter_args, write_results
+    from vae_from_scratch.viz.plots import save_figure
     args = parse_chapter_args(["--quick", "-f", "kernel.json"], "ch99", "test", "fast",
                               backend=True, extra=lambda p: p.add_argument("--k", type=int))
     assert args.quick and args.out == "runs/chapters/ch99" and args.backend == "numpy"
     assert args.seed == 0 and args.k is None                  # the kernel's -f is ignored
     fig = plt.figure()
-    path = save_figure(fig, tmp_path, "f.png")
-    assert path.endswith("f.png") and (tmp_path / "f.png").stat().st_size > 0
-    write_results({"summary": "s", "x": np.float32(1.5), "ok": np.bool_(True)}, tmp_path)
-    assert _json.loads((tmp_path / "results.json").read_text()) == {"summary": "s", "x": 1.5,
-                                                                    "ok": True}
+    path = save_figure(fig, tmp_path / "f.png", dpi=110)
+    assert path == tmp_path / "f.png" and path.stat().st_size > 0
+    write_results({"summary": "s", "x": np.float32(1.5), "ok": np.bool_(True), "figure": path},
+                  tmp_path)
+    assert _json.loads((tmp_path / "results.json").read_text()) == {
+        "summary": "s", "x": 1.5, "ok": True, "figure": str(path)}
     assert capsys.readouterr().out.strip() == "summary: s"
     with pytest.raises(TypeError, match="cannot write a ndarray"):
         write_results({"summary": "s", "a": np.zeros(2)}, tmp_path)

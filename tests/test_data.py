@@ -14,7 +14,8 @@ import pytest
 from vae_from_scratch import data
 from vae_from_scratch.data import (Dataset, MissingDependency, Splits, binarize_dynamic,
                                    binarize_static, download_mnist, load_dataset, load_digits,
-                                   load_mnist, read_idx, threshold, train_val_test_split)
+                                   load_for_vae, load_mnist, read_idx, threshold,
+                                   train_val_test_split)
 from vae_from_scratch.data import mnist as mnist_module
 
 
@@ -331,6 +332,22 @@ def test_load_dataset_static_binarization():
         np.testing.assert_array_equal(s.images, a.images)
         np.testing.assert_array_equal(s.labels, g.labels)        # the same split
         assert np.all(s.images[g.images == 0] == 0) and np.all(s.images[g.images == 1] == 1)
+
+
+def test_load_for_vae_keeps_train_grey_and_binarizes_val_and_test_once():
+    """The recipe the train command and the chapters share: the split, then one static
+    draw for the validation images and one for the test images, from the same rng."""
+    pytest.importorskip("sklearn", reason="scikit-learn is needed for the bundled digits")
+    grey, binary = load_for_vae("digits", rng=np.random.default_rng(5))
+    rng = np.random.default_rng(5)
+    split = load_dataset("digits", rng=rng)
+    for g, s in zip(grey, split):
+        np.testing.assert_array_equal(g.images, s.images)
+        np.testing.assert_array_equal(g.labels, s.labels)
+    assert binary.train is grey.train                          # binarized per minibatch by fit
+    for b, g in zip(binary[1:], grey[1:]):
+        np.testing.assert_array_equal(b.images, binarize_static(g.images, rng))
+        np.testing.assert_array_equal(b.labels, g.labels)
 
 
 def test_threshold():

@@ -70,15 +70,16 @@ def test_cell_rectangles_is_the_bounding_box_and_rejects_empty_masks():
 
 
 def capture_figure(monkeypatch):
-    """Make plots._save hand over the figure (and still write it); returns the list it fills."""
+    """Make plots.save_figure hand over the figure (and still write it); returns the list it
+    fills."""
     figures = []
-    save = plots._save
+    save = plots.save_figure
 
-    def keep(fig, path):
+    def keep(fig, path, **options):
         figures.append(fig)
-        return save(fig, path)
+        return save(fig, path, **options)
 
-    monkeypatch.setattr(plots, "_save", keep)
+    monkeypatch.setattr(plots, "save_figure", keep)
     return figures
 
 

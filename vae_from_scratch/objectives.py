@@ -111,16 +111,23 @@ def elbo(model, x, *, rng=None, eps=None, beta=1.0, kl="analytic",
     analytic one has less variance.
     (*the thesis prints eq. 2.10 with "+ KL"; the last line is E[log p(x|z)] − KL.)
 
-    estimator="reparameterization": ∇ of L̃ through z (eq. 2.17, slides 11.18);
-    estimator="score_function": the log-derivative trick (slides Concept 11.22):
-        ∇_φ E_q[f] = E_q[f(z) ∇_φ log q(z|x)] + E_q[∇_φ f(z)]   with z held fixed,
-    and ∇_θ by backpropagation at the fixed z.  Same mean, much larger variance.
-
-    With grads=True the model's grads hold ∂loss/∂θ,φ of loss = −mean(L̃).
+    With grads=True the model's grads hold ∂loss/∂θ,φ of loss = −mean(L̃), by one of
+    the two estimators below (same mean, very different variance):
+        estimator="reparameterization"   reparameterization_gradient, eq. 2.17
+        estimator="score_function"       score_function_gradient, slides Concept 11.22
     """
-    check_choice(kl, KL_FORMS, "kl form")
     check_choice(estimator, ESTIMATORS, "gradient estimator")
-    N = x.shape[0]
+    if not grads:
+        return _sample_elbo(model, x, rng, eps, beta, kl)[0]
+    gradient = (reparameterization_gradient if estimator == "reparameterization"
+                else score_function_gradient)
+    return gradient(model, x, rng=rng, eps=eps, beta=beta, kl=kl)
+
+
+def _sample_elbo(model, x, rng, eps, beta, kl):
+    """The forward pass both estimators share: one z ~ q(z|x) per example and L̃ at it.
+    Returns (ELBOEstimate, q, prior, z, rec, objective); rec, objective: (N,)."""
+    check_choice(kl, KL_FORMS, "kl form")
     mu, logvar = model.encoder_forward(x)
     if eps is not None and tuple(eps.shape) != tuple(mu.shape):
         raise ValueError(f"elbo: expected eps of shape (N, D) = {tuple(mu.shape)}, one draw per "
@@ -128,58 +135,67 @@ def elbo(model, x, *, rng=None, eps=None, beta=1.0, kl="analytic",
     q = DiagonalGaussian(mu, logvar)
     prior = StandardNormal(mu.shape, mu.dtype, q.xp)
     z = q.sample(rng, eps)                                   # (N, D), eq. 2.27
-    p_x = model.decoder_forward(z)
-    rec = p_x.log_prob(x)                                    # log p(x|z), (N,)
+    rec = model.decoder_forward(z).log_prob(x)               # log p(x|z), (N,)
     if kl == "analytic":
         kl_i = q.kl_to_standard_normal()                     # tutorial eq. 22
     else:
         kl_i = q.log_prob(z) - prior.log_prob(z)             # eq. 2.9: log q − log p(z)
-    objective = rec - beta * kl_i
+    objective = rec - beta * kl_i                            # L̃, (N,)
     result = ELBOEstimate(loss=-float(objective.mean()), elbo=float((rec - kl_i).mean()),
                           reconstruction=float(rec.mean()), kl=float(kl_i.mean()),
                           beta=float(beta), per_example=to_numpy(rec - kl_i))
-    if not grads:
-        return result
-
-    xp = q.xp
-    d_rec = xp.full(N, -1.0 / N, dtype=mu.dtype)             # ∂loss/∂rec_i
-    d_kl = xp.full(N, beta / N, dtype=mu.dtype)              # ∂loss/∂kl_i
-    if estimator == "reparameterization":
-        dz = model.decoder_backward(x, d_rec)                # through log p(x|z)
-        if kl == "analytic":
-            dmu, dlogvar = q.kl_backward(d_kl)
-        else:
-            dz_q, dmu, dlogvar = q.log_prob_backward(z, d_kl)    # + β log q(z|x)
-            dz_p, _, _ = prior.log_prob_backward(z, -d_kl)       # − β log p(z)
-            dz = dz + dz_q + dz_p
-        dmu_z, dlogvar_z = q.backward(dz)                    # z = mu + σ ⊙ eps
-        model.encoder_backward(dmu + dmu_z, dlogvar + dlogvar_z)
-    else:
-        model.decoder_backward(x, d_rec)                     # ∇_θ at fixed z; dz unused
-        # ∂loss/∂(mu, logvar) = −(1/N) [f · ∇ log q + ∇_φ f]; f = the sampled objective
-        f = objective if kl == "mc" else rec
-        if kl == "mc":
-            # ∇_φ f at fixed z is −β ∇_φ log q(z|x): fold it into the weight of ∇ log q
-            _, dmu, dlogvar = q.log_prob_backward(z, -(f - beta) / N)
-        else:
-            _, dmu, dlogvar = q.log_prob_backward(z, -f / N)
-            dmu_kl, dlogvar_kl = q.kl_backward(d_kl)
-            dmu, dlogvar = dmu + dmu_kl, dlogvar + dlogvar_kl
-        model.encoder_backward(dmu, dlogvar)
-    return result
+    return result, q, prior, z, rec, objective
 
 
 def reparameterization_gradient(model, x, *, rng=None, eps=None, beta=1.0, kl="mc"):
-    """The ELBO and its reparameterization-trick gradient (thesis eq. 2.17)."""
-    return elbo(model, x, rng=rng, eps=eps, beta=beta, kl=kl, estimator="reparameterization")
+    """The ELBO and its reparameterization-trick gradient (thesis eq. 2.17, slides 11.18).
+
+    z = mu + σ ⊙ eps moves the randomness into eps ~ N(0, I), which φ does not touch, so
+    the gradient moves inside the expectation:
+        ∇_φ E_q[L̃(z)] = E_eps[ ∇_z L̃(z) · ∂z/∂φ ],   ∂z/∂mu = 1,  ∂z/∂logvar = ½ σ ⊙ eps,
+    and ∇_θ E_q[L̃] = E_eps[∇_θ log p(x|z)]: one backward pass through the decoder to z,
+    then through the sampler to (mu, logvar).  Fills the grads of loss = −mean(L̃).
+    """
+    result, q, prior, z, _, _ = _sample_elbo(model, x, rng, eps, beta, kl)
+    N, xp = x.shape[0], q.xp
+    d_rec = xp.full(N, -1.0 / N, dtype=q.mu.dtype)           # ∂loss/∂rec_i
+    d_kl = xp.full(N, beta / N, dtype=q.mu.dtype)            # ∂loss/∂kl_i
+    dz = model.decoder_backward(x, d_rec)                    # ∇_z, ∇_θ of log p(x|z)
+    if kl == "analytic":
+        dmu, dlogvar = q.kl_backward(d_kl)                   # ∇_φ KL, closed form
+    else:
+        dz_q, dmu, dlogvar = q.log_prob_backward(z, d_kl)    # + β log q(z|x)
+        dz_p, _, _ = prior.log_prob_backward(z, -d_kl)       # − β log p(z)
+        dz = dz + dz_q + dz_p
+    dmu_z, dlogvar_z = q.backward(dz)                        # z = mu + σ ⊙ eps, eq. 2.17
+    model.encoder_backward(dmu + dmu_z, dlogvar + dlogvar_z)
+    return result
 
 
 def score_function_gradient(model, x, *, rng=None, eps=None, beta=1.0, kl="mc"):
     """The ELBO and its log-derivative (score-function, REINFORCE) gradient (slides 11.22).
 
-    Same signature as `reparameterization_gradient`, so the two can be compared on the
-    same objective and the same eps: equal in expectation, very different variance."""
-    return elbo(model, x, rng=rng, eps=eps, beta=beta, kl=kl, estimator="score_function")
+    ∇_φ q = q ∇_φ log q turns the gradient of an expectation into an expectation:
+        ∇_φ E_q[f(z)] = E_q[ f(z) ∇_φ log q(z|x) ] + E_q[ ∇_φ f(z) ]     (z held fixed)
+    with f the sampled part of L̃ (no baseline: f itself weighs the score), and ∇_θ by
+    backpropagation at the fixed z.  Same signature as `reparameterization_gradient`,
+    so the two can be compared on the same objective and the same eps: equal in
+    expectation, very different variance.  Fills the grads of loss = −mean(L̃).
+    """
+    result, q, _, z, rec, objective = _sample_elbo(model, x, rng, eps, beta, kl)
+    N, xp = x.shape[0], q.xp
+    model.decoder_backward(x, xp.full(N, -1.0 / N, dtype=q.mu.dtype))  # ∇_θ at fixed z
+    if kl == "mc":
+        f = objective                      # L̃ = log p(x|z) + β (log p(z) − log q(z|x))
+        # ∇_φ f at fixed z is −β ∇_φ log q: folded into the weight of the score, f − β
+        _, dmu, dlogvar = q.log_prob_backward(z, -(f - beta) / N)   # −(1/N) (f − β) ∇_φ log q
+    else:
+        f = rec                            # log p(x|z); the KL term is exact, in closed form
+        _, dmu, dlogvar = q.log_prob_backward(z, -f / N)            # −(1/N) f ∇_φ log q
+        dmu_kl, dlogvar_kl = q.kl_backward(xp.full(N, beta / N, dtype=q.mu.dtype))  # + β ∇_φ KL
+        dmu, dlogvar = dmu + dmu_kl, dlogvar + dlogvar_kl
+    model.encoder_backward(dmu, dlogvar)
+    return result
 
 
 def _log_weights(model, x, q, z):

@@ -1,10 +1,11 @@
-"""What every chapter script (chapters/chNN_*.py) shares: its command line, saving a
-figure, and writing what it measured.  The chapters hold the theory; this holds the
-plumbing, once.
+"""What every chapter script (chapters/chNN_*.py) shares: its command line and writing
+what it measured.  The chapters hold the theory; this holds the plumbing, once.  (They
+save their figures with viz.plots.save_figure, as the rest of the package does.)
 """
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -29,20 +30,10 @@ def parse_chapter_args(argv, chapter, description, quick_help, *, backend=False,
     return args
 
 
-def save_figure(fig, out, name, dpi=110):
-    """Write `fig` to out/name as PNG, close it, and return the path as a string."""
-    import matplotlib.pyplot as plt
-    path = Path(out) / name
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return str(path)
-
-
 def write_results(results, out):
     """Write what the chapter measured to out/results.json and print its one-line
     summary last (chapters/run_all.py shows that line).  NumPy scalars (np.float64,
-    np.bool_) are written as the Python numbers they hold."""
+    np.bool_) are written as the Python numbers they hold, paths (a figure's) as strings."""
     (Path(out) / "results.json").write_text(json.dumps(results, indent=1, default=_plain))
     print(f"summary: {results['summary']}")
 
@@ -50,7 +41,9 @@ def write_results(results, out):
 def _plain(value):
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
     raise TypeError(f"results.json: cannot write a {type(value).__name__}")
 
 
-__all__ = ["parse_chapter_args", "save_figure", "write_results"]
+__all__ = ["parse_chapter_args", "write_results"]

@@ -9,12 +9,13 @@ the project's optimizers come in `optim.py` later), on the flat `params`/`grads`
 view of the Sequential.
 """
 
-import os
+from pathlib import Path
 
 import numpy as np
 
 from ..backend import describe, get_backend, to_numpy
 from ..nn import Dense, Sequential, Tanh
+from ..viz.plots import pyplot, save_figure
 
 
 def make_data(n, rng):
@@ -65,11 +66,7 @@ def run(steps=3000, batch=64, lr=0.02, momentum=0.9, seed=0, out_dir="runs/demo"
 
 
 def _plot(net, x_train, y_train, history, out_dir):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    os.makedirs(out_dir, exist_ok=True)
+    plt = pyplot()
     grid = np.linspace(-1, 1, 200, dtype=np.float32)[:, None]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
     ax1.scatter(x_train[:, 0], y_train[:, 0], s=4, alpha=0.4, label="training data")
@@ -83,8 +80,4 @@ def _plot(net, x_train, y_train, history, out_dir):
     ax2.axhline(0.01, color="gray", ls=":", label="noise variance")
     ax2.set(xlabel="SGD step", ylabel="test MSE", title="loss")
     ax2.legend(fontsize=8)
-    fig.tight_layout()
-    path = os.path.join(out_dir, "fit.png")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, Path(out_dir) / "fit.png", dpi=100)

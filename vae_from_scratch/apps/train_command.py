@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..backend import describe, get_backend
-from ..data import binarize_static, load_dataset
+from ..data import load_for_vae
 from ..models import conv_vae, mlp_vae
 from ..schedules import linear_beta_schedule
 from ..optim import Adam
@@ -50,12 +50,10 @@ def train_vae(data="digits", model="mlp", likelihood="bernoulli", *, latent_dim=
     say(describe(bk))
 
     # Data: one Generator for the split and the fixed binarizations, another for training.
-    data_rng = np.random.default_rng(seed)
-    splits = load_dataset(data, rng=data_rng, data_dir=data_dir, download=download)
-    x_train, x_val, x_test = (s.images for s in splits)
+    grey, binary = load_for_vae(data, rng=np.random.default_rng(seed), data_dir=data_dir,
+                                download=download)
     bernoulli = likelihood == "bernoulli"
-    if bernoulli:
-        x_val, x_test = binarize_static(x_val, data_rng), binarize_static(x_test, data_rng)
+    x_train, x_val, x_test = (s.images for s in (binary if bernoulli else grey))
     say(f"data: {data}, {len(x_train)} train / {len(x_val)} validation / {len(x_test)} test "
         f"images of {x_train.shape[1:]}")
 

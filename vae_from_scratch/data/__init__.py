@@ -23,7 +23,9 @@ Dataset(images, labels):
 Binarization: by default the images stay grey (binarize=None) and the training loop draws
 binarize_dynamic(batch, rng) for each minibatch.  For a fixed, statically binarized data
 set pass binarize="static" (one Bernoulli draw per image, made here from rng after the
-split) or binarize="threshold" (x > 0.5).
+split) or binarize="threshold" (x > 0.5).  load_for_vae(name, rng=…) gives both views at
+once, as the train command and the chapters use them: grey training images, and the
+validation and test images binarized once.
 """
 
 from .digits import load_digits
@@ -77,6 +79,26 @@ def load_dataset(name, *, rng, data_dir=None, download=False, val_fraction=None,
     return splits
 
 
+def load_for_vae(name, *, rng, **options):
+    """(grey, binary), two Splits(train, val, test): the data set `name` as a VAE trains on
+    it and is evaluated on it.
+
+    grey:    load_dataset(name, rng=rng, **options): grey values in [0, 1], what a Gaussian
+             decoder fits.
+    binary:  for a Bernoulli decoder, whose likelihood (thesis eq. 2.31) is one only for
+             x ∈ {0, 1}.  The training images stay grey (binary.train is grey.train):
+             train.fit(binarize="dynamic") draws a fresh x ~ Bernoulli(grey) for every
+             minibatch.  The validation and test images are binarized once, by
+             binarize_static with rng right after the split (validation first), labels
+             kept: every validation and test ELBO is then measured on the same binary
+             images, so ELBOs of different epochs, models and runs of one seed compare
+             without the noise of a new draw.
+    """
+    grey = load_dataset(name, rng=rng, **options)
+    fixed = (Dataset(binarize_static(d.images, rng), d.labels) for d in (grey.val, grey.test))
+    return grey, Splits(grey.train, *fixed)
+
+
 def _digits(rng, val_fraction, test_fraction):
     images, labels = load_digits()
     val_fraction = DIGITS_VAL_FRACTION if val_fraction is None else val_fraction
@@ -97,6 +119,6 @@ def _mnist(rng, data_dir, download, val_fraction):
 __all__ = [
     "BINARIZATIONS", "DATASETS", "Dataset", "MissingDependency", "Splits", "binarize_dynamic",
     "binarize_static", "check_rng", "download_mnist", "load_dataset", "load_digits",
-    "load_mnist", "read_idx", "take", "threshold", "train_val_test_split",
+    "load_for_vae", "load_mnist", "read_idx", "take", "threshold", "train_val_test_split",
     "SYNTHETIC_NAMES", "Synthetic", "make_synthetic", "on_rate",
 ]

@@ -25,12 +25,10 @@ posterior collapse that KL annealing (tutorial §4) and the β of a β-VAE (slid
 Every function takes and returns host (NumPy) arrays; the model may live on any backend.
 """
 
-from pathlib import Path
-
 import numpy as np
 
 from ..backend import to_numpy
-from .plots import _finish, _pyplot, _show, image_grid
+from .plots import _show, image_grid, pyplot, save_figure
 
 ACTIVITY_THRESHOLD = 0.01       # Burda et al. (2016)
 
@@ -134,7 +132,7 @@ def _base(base, latent_dim):
 
 def save_latent_scatter(mu, labels, path, dims=(0, 1), title=None, max_points=2000):
     """The posterior means in two dimensions, one colour per label (e.g. the digit)."""
-    plt = _pyplot()
+    plt = pyplot()
     mu, labels = np.asarray(mu), np.asarray(labels)
     if len(mu) != len(labels):
         raise ValueError(f"save_latent_scatter: {len(mu)} codes but {len(labels)} labels")
@@ -151,13 +149,13 @@ def save_latent_scatter(mu, labels, path, dims=(0, 1), title=None, max_points=20
     ax.set_ylabel(f"mean of z{b + 1}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, markerscale=1.5, ncol=2, loc="best")
-    return _finish(fig, path, title)
+    return save_figure(fig, path, title=title)
 
 
 def save_latent_grid(images, n, path, extent, dims=(0, 1), title=None):
     """Decoded latent_grid(n, extent) codes, images (n·n, 1, H, W), as one picture whose
     axes are the two latent dimensions."""
-    plt = _pyplot()
+    plt = pyplot()
     grid = image_grid(images, n)
     fig, ax = plt.subplots(figsize=(5.4, 5.4))
     _show(ax, grid)
@@ -169,13 +167,13 @@ def save_latent_grid(images, n, path, extent, dims=(0, 1), title=None):
     ax.set_yticklabels(labels[::-1])
     ax.set_xlabel(f"z{dims[0] + 1}")
     ax.set_ylabel(f"z{dims[1] + 1}")
-    return _finish(fig, path, title)
+    return save_figure(fig, path, title=title)
 
 
 def save_traversal(images, values, path, row_labels=None, title=None):
     """latent_traversal images, (rows·len(values), 1, H, W): one row per dimension, one
     column per value; rows labelled z1, z2, … unless row_labels says otherwise."""
-    plt = _pyplot()
+    plt = pyplot()
     values = np.asarray(values).ravel()
     images = np.asarray(images)
     ncols = len(values)
@@ -189,7 +187,7 @@ def save_traversal(images, values, path, row_labels=None, title=None):
     w = images.shape[-1]
     axes[-1, 0].set_xticks([j * (w + 1) + (w - 1) / 2 for j in range(ncols)])
     axes[-1, 0].set_xticklabels([f"{v:g}" for v in values], fontsize=8)
-    return _finish(fig, Path(path), title)
+    return save_figure(fig, path, title=title)
 
 
 __all__ = ["posterior_means", "active_units", "latent_grid", "latent_traversal", "decode_mean",

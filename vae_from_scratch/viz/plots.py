@@ -2,7 +2,8 @@
 
 Matplotlib draws to files only (the "Agg" backend), so everything works on a machine
 without a screen.  Every function takes host (NumPy) arrays and a path, and returns
-the path it wrote.
+the path it wrote.  They all write through save_figure, which the chapters, the
+commands and the thesis reproduction use too: one layout and one close, in one place.
 """
 
 from numbers import Real
@@ -11,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the "Agg" backend, which draws to files only."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -20,29 +22,26 @@ def _pyplot():
 
 def _show(ax, image, vmin=0, vmax=1):
     """Draw one grey image on [vmin, vmax] (black to white; NaN gaps white), without ticks."""
-    cmap = _pyplot().get_cmap("gray").with_extremes(bad="white")
+    cmap = pyplot().get_cmap("gray").with_extremes(bad="white")
     ax.imshow(np.asarray(image), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
 
 
-def _finish(fig, path, title, fontsize=10, rect=None):
-    """Suptitle, tight layout, save.  rect (left, bottom, right, top), figure fractions:
-    the part tight_layout may fill, to keep room for a figure legend."""
+def save_figure(fig, path, *, title=None, fontsize=10, rect=None, dpi=120):
+    """The one way a figure is written: suptitle, tight layout, PNG at `dpi`, close.
+
+    path: the file (missing folders are made); returned as a Path.  title: the figure's
+    suptitle, in `fontsize`.  rect (left, bottom, right, top), in figure fractions: the
+    part tight_layout may fill, e.g. to keep room for a figure legend (default: all).
+    """
     if title:
         fig.suptitle(title, fontsize=fontsize)
-    if rect is None:
-        fig.tight_layout()
-    else:
-        fig.tight_layout(rect=rect)
-    return _save(fig, path)
-
-
-def _save(fig, path):
+    fig.tight_layout(rect=rect)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    _pyplot().close(fig)
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
     return path
 
 
@@ -64,26 +63,26 @@ def image_grid(images, ncols):
 
 def save_image_rows(rows, labels, path, title=None, ncols=None):
     """One row of images per entry of `rows` (each (n, 1, H, W)), labelled on the left."""
-    plt = _pyplot()
+    plt = pyplot()
     ncols = ncols or len(rows[0])
     fig, axes = plt.subplots(len(rows), 1, figsize=(ncols * 0.6 + 1.2, len(rows) * 0.75 + 0.4),
                              squeeze=False)
     for ax, row, label in zip(axes[:, 0], rows, labels):
         _show(ax, image_grid(row, ncols))
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
-    return _finish(fig, path, title)
+    return save_figure(fig, path, title=title)
 
 
 def save_image_grid(images, path, ncols=10, title=None):
     """A grid of images (N, 1, H, W), for example samples from the model."""
-    plt = _pyplot()
+    plt = pyplot()
     grid = image_grid(images, ncols)
     fig, ax = plt.subplots(figsize=(ncols * 0.6, grid.shape[0] / grid.shape[1] * ncols * 0.6 + 0.4))
     _show(ax, grid)
     ax.axis("off")
     if title:
         ax.set_title(title, fontsize=10)
-    return _finish(fig, path, None)
+    return save_figure(fig, path)
 
 
 def plot_elbo_curves(history, path, title=None):
@@ -227,7 +226,7 @@ def save_reconstruction_plot(columns, titles, path, title=None, outlines=None, r
                (0, 1)); e.g. (0, 2) for grey images, whose values reach about 2.  A column
                with a range other than (0, 1) says so in its title.
     """
-    plt = _pyplot()
+    plt = pyplot()
     n = len(columns[0])
     ranges = _check_ranges(ranges, len(columns))
     if outlines is not None:
@@ -244,17 +243,17 @@ def save_reconstruction_plot(columns, titles, path, title=None, outlines=None, r
             if i == 0:
                 label = name if (vmin, vmax) == (0, 1) else f"{name}\n(grey {vmin:g}–{vmax:g})"
                 axes[i, j].set_title(label, fontsize=10)
-    if outlines is None:
-        return _finish(fig, path, title, fontsize=11)
-    _outline_legend(fig)
-    return _finish(fig, path, title, fontsize=11, rect=(0, legend_height / height, 1, 1))
+    if outlines is not None:
+        _outline_legend(fig)
+    return save_figure(fig, path, title=title, fontsize=11,
+                       rect=(0, legend_height / height, 1, 1))
 
 
 def save_latent_exploration(images, labels, path, ncols, title=None, value_range=(0.0, 1.0)):
     """Decoder outputs for chosen latent states (figures 3.4–3.6), each annotated below
     with its state, e.g. "[5, 0, 0, 0, 0]".  images: (n, 1, h, w); None leaves a gap.
     value_range: (vmin, vmax) of the grey scale, (0, 1) for probabilities."""
-    plt = _pyplot()
+    plt = pyplot()
     nrows = -(-len(images) // ncols)
     size = 1.9 if ncols <= 9 else 1.3          # a wide code (z1 ∈ R¹⁶) still fits a page
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.2) * nrows + 0.4),
@@ -268,7 +267,7 @@ def save_latent_exploration(images, labels, path, ncols, title=None, value_range
         ax.axis("on")
         _show(ax, image[0], *value_range)
         ax.set_xlabel(label, fontsize=8)
-    return _finish(fig, path, title, fontsize=11)
+    return save_figure(fig, path, title=title, fontsize=11)
 
 
 # The rows of the probe table, cells part: key in probes["cells"] -> group label
@@ -341,7 +340,7 @@ def plot_probe_summary(probes, path, title=None):
     from matplotlib.patches import Patch
 
     rows = _probe_rows(probes)
-    plt = _pyplot()
+    plt = pyplot()
     colours = {"z1": "tab:blue", "z2": "tab:orange"}
     width = 0.36                                     # one bar; a group is two, 0.72 wide
     fig, ax = plt.subplots(figsize=(1.15 * len(rows) + 2.6, 3.6))
@@ -372,13 +371,13 @@ def plot_probe_summary(probes, path, title=None):
                Line2D([], [], color="black", ls="dashed", lw=1.3)]
     ax.legend(handles, ["z1, kNN", "z2, kNN", "linear probe", "majority rate"], fontsize=8,
               loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    return _finish(fig, path, title, fontsize=11)
+    return save_figure(fig, path, title=title, fontsize=11)
 
 
 def plot_series(series, path, xlabel="epoch", ylabel="", title=None, panels=None):
     """Line plots: series {label: (x, y)}; panels {panel title: [labels]} splits them
     into side-by-side axes (default: one axis)."""
-    plt = _pyplot()
+    plt = pyplot()
     panels = panels or {"": list(series)}
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.4), squeeze=False)
     for ax, (name, labels) in zip(axes[0], panels.items()):
@@ -390,9 +389,9 @@ def plot_series(series, path, xlabel="epoch", ylabel="", title=None, panels=None
         ax.set_title(name, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    return _finish(fig, path, title, fontsize=11)
+    return save_figure(fig, path, title=title, fontsize=11)
 
 
-__all__ = ["image_grid", "save_image_rows", "save_image_grid", "plot_elbo_curves",
-           "cell_rectangles", "save_reconstruction_plot", "plot_probe_summary",
+__all__ = ["pyplot", "save_figure", "image_grid", "save_image_rows", "save_image_grid",
+           "plot_elbo_curves", "cell_rectangles", "save_reconstruction_plot", "plot_probe_summary",
            "save_latent_exploration", "plot_series"]
