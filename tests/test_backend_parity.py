@@ -43,7 +43,7 @@ POOL_EXTRA = [(2, 3, 30, 30, 2, 2), (1, 2, 9, 9, 3, 4)]
 
 
 
-@pytest.fixture(params=["numba", "cupy", "cupy-kernels-on-numpy"])
+@pytest.fixture(params=["numba", pytest.param("cupy", marks=pytest.mark.gpu), "cupy-kernels-on-numpy"])
 def bk(request):
     if request.param == "cupy-kernels-on-numpy":
         return Backend(name="cupy-kernels-on-numpy", xp=np, **make_kernels(np))

@@ -28,10 +28,10 @@ F64 = dict(dtype=np.float64)
 
 def brute_dense(x, W, dy):
     """y = x Wᵀ, dW = dyᵀ x, dx = dy W by loops; returns (y, dW, dx, multiply-adds per pass)."""
-    (N, I), O = x.shape, W.shape[0]
-    y, dW, dx = np.zeros((N, O)), np.zeros_like(W), np.zeros_like(x)
+    (N, n_in), n_out = x.shape, W.shape[0]
+    y, dW, dx = np.zeros((N, n_out)), np.zeros_like(W), np.zeros_like(x)
     count = 0
-    for n, o, i in itertools.product(range(N), range(O), range(I)):
+    for n, o, i in itertools.product(range(N), range(n_out), range(n_in)):
         y[n, o] += W[o, i] * x[n, i]
         dW[o, i] += dy[n, o] * x[n, i]
         dx[n, i] += dy[n, o] * W[o, i]

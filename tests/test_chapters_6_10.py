@@ -42,6 +42,7 @@ def test_ch06_neural_networks(tmp_path):
     assert {"activations.png", "gradient_checks.png", "training.png"} <= figures
 
 
+@pytest.mark.slow
 def test_ch07_vae(tmp_path):
     r, _ = run_chapter("ch07_vae", tmp_path)
     b = r["bernoulli"]
@@ -58,6 +59,7 @@ def test_ch07_vae(tmp_path):
     assert r["latent_2d"]["nearest_neighbour_label_agreement"] > 0.25
 
 
+@pytest.mark.slow
 def test_ch08_cnn(tmp_path):
     r, _ = run_chapter("ch08_cnn", tmp_path)
     assert r["convolution"]["one_pixel_gap"] < 1e-5
@@ -71,6 +73,7 @@ def test_ch08_cnn(tmp_path):
     assert math.isfinite(r["vae"]["conv"]["elbo"]) and r["vae"]["conv"]["elbo"] < 0
 
 
+@pytest.mark.slow
 def test_ch09_dual_vae(tmp_path, capsys):
     r, out = run_chapter("ch09_dual_vae", tmp_path)
     printed = capsys.readouterr().out
@@ -120,6 +123,7 @@ def test_ch09_dual_vae(tmp_path, capsys):
         assert (out / "remedy" / name / "heldout.npz").exists()
 
 
+@pytest.mark.slow
 def test_ch10_beyond(tmp_path):
     r, _ = run_chapter("ch10_beyond", tmp_path)
     iw = r["iwae"]

@@ -111,6 +111,7 @@ def _write_idx(path, array):
     path.write_bytes(header + array.astype(np.uint8).tobytes())
 
 
+@pytest.mark.slow
 def test_command_line_train_on_mnist_files_and_missing_files(tmp_path):
     rng = np.random.default_rng(0)
     folder = tmp_path / "mnist"

@@ -433,6 +433,7 @@ def test_load_state_dict_rejects_wrong_shapes_and_keys():
 
 
 # --- CuPy, where there is a GPU ------------------------------------------------------------
+@pytest.mark.gpu
 def test_adam_on_cupy_arrays_matches_numpy():
     cp = pytest.importorskip("cupy")
     try:

@@ -327,6 +327,7 @@ def test_latent_states_are_the_thesis_one_hot_states():
         tuple(s * 5 * np.eye(5)[d]) for s in (1, -1) for d in range(5))
 
 
+@pytest.mark.slow
 def test_thesis_quick_runs_and_writes_everything(tmp_path):
     run = subprocess.run([sys.executable, "-m", "vae_from_scratch", "thesis", "--quick",
                           "--datasets", "X90", "X90_20", "--out", str(tmp_path),

@@ -31,6 +31,7 @@ def grey_run(tmp_path_factory):
     return out / "X90_20", run.stdout
 
 
+@pytest.mark.slow
 def test_a_run_with_the_remedies_writes_heldout_npz(grey_run):
     folder, stdout = grey_run
     assert "| X90_20 |" in stdout
@@ -53,6 +54,7 @@ def test_a_run_with_the_remedies_writes_heldout_npz(grey_run):
     np.testing.assert_array_equal(held["foreground"], test.foreground)
 
 
+@pytest.mark.slow
 def test_metrics_json_is_what_heldout_npz_gives(grey_run):
     """Recomputing the cell figures from heldout.npz gives metrics.json's, and the new
     keys are there: an AUC beside every accuracy, the probes."""
