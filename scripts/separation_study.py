@@ -123,8 +123,8 @@ def separated(final, z2_least=0.95, z1_above_majority=0.05, cells_least=0.95,
 
 COLUMNS.append(("separated", separated))
 COLUMNS.append(("separated, linear too", lambda f: separated(f, z1_probes=("knn", "linear"))))
-COMPACT = ("separated", "separated, linear too", "disk from z1 (linear)", "cells out", "in, bg on", "AUC bg on", "in, bg off", "disk from z1 (kNN)",
-           "disk from z2 (kNN)", "disk majority")
+COMPACT = ("separated", "separated, linear too", "disk from z1 (linear)", "cells out", "in, bg on",
+           "AUC bg on", "in, bg off", "disk from z1 (kNN)", "disk from z2 (kNN)", "disk majority")
 
 
 def _mean_sd(values, digits):
@@ -136,7 +136,7 @@ def _mean_sd(values, digits):
 def table_lines(root, variants, datasets, compact=False):
     """The Markdown table of every (variant, data set) found under root: mean ± s.d. over
     the seeds (sample s.d., ddof 1); a disk column names each disk of X90_20.
-    compact: only the COMPACT columns (the README's table)."""
+    compact: only the COMPACT columns (the tables of docs/thesis.md)."""
     columns = [(n, get) for n, get in COLUMNS if not compact or n in COMPACT]
     header = ["variant", "data", "seeds"] + [name for name, _ in columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -178,7 +178,7 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (default 2)")
     parser.add_argument("--quick", action="store_true", help="pass --quick to every run")
     parser.add_argument("--out", default="runs/study")
-    parser.add_argument("--compact", action="store_true", help="table: the README's columns")
+    parser.add_argument("--compact", action="store_true", help="table: the columns of docs/thesis.md")
     args = parser.parse_args(argv)
     args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in args.variants if v not in VARIANTS]

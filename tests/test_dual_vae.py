@@ -1,5 +1,5 @@
-"""The dual VAE (thesis §2.9, DESIGN.md): the reference sizes, the target g (eq. 3.1),
-the interaction layer and its flags, the ELBO2 weighting, and a whole-model gradient
+"""The dual VAE (thesis §2.9; docs/design.md, "Reference dual VAE"): the reference sizes,
+the target g (eq. 3.1), the interaction layer and its flags, the ELBO2 weighting, and a whole-model gradient
 check on a small copy in float64 for every combination of the options."""
 
 import itertools
@@ -28,7 +28,7 @@ def test_reference_sizes_match_the_design(rng):
     assert model.fg_decoder.output_shape((2, 4)) == (2, 1, 60, 60)
     assert model.bg_decoder.output_shape((2, 1)) == (2, 1, 2, 2)
     assert model.fg_encoder.output_shape((2, 1, 60, 60)) == (2, 8)
-    flat = [l for l in model.fg_encoder.layers if type(l).__name__ == "Dense"][0]
+    flat = [layer for layer in model.fg_encoder.layers if type(layer).__name__ == "Dense"][0]
     assert flat.in_features == 2048                                    # Flatten(2048)
     np.testing.assert_array_equal(model.interaction.params["W"], np.eye(5))   # identity start
     np.testing.assert_array_equal(model.interaction.params["b"], np.zeros(5))
@@ -84,6 +84,7 @@ def _check_whole_model(model, x, eps, rng, beta=0.7):
     return analytic
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("interaction", [(True, True), (True, False), (False, True), (False, False)])
 @pytest.mark.parametrize("likelihood1, decoder1", [("gaussian", "plain"), ("bernoulli", "structured"),
                                                    ("gaussian", "structured")])

@@ -54,20 +54,21 @@ def test_small_autoencoder_stack_gradcheck(rng, check_grads):
 
 
 def reference_foreground_encoder(rng):
-    """DESIGN.md: q_φ(z1|x), receptive field 6, 1×60×60 -> (μ1, log σ1²) ∈ R⁴ × R⁴."""
+    """docs/design.md, "Reference dual VAE": q_φ(z1|x), receptive field 6,
+    1×60×60 -> (μ1, log σ1²) ∈ R⁴ × R⁴."""
     return Sequential(Conv2D(1, 16, 6, stride=2, padding=2, rng=rng), ReLU(), MaxPool2D(2),
                       Conv2D(16, 32, 3, stride=2, padding=1, rng=rng), ReLU(), Flatten(),
                       Dense(2048, 64, rng=rng), ReLU(), Dense(64, 8, rng=rng))
 
 
 def reference_background_encoder(rng):
-    """DESIGN.md: s_χ(z2|x), receptive field 30 -> (μ2, log σ2²)."""
+    """docs/design.md, "Reference dual VAE": s_χ(z2|x), receptive field 30 -> (μ2, log σ2²)."""
     return Sequential(Conv2D(1, 4, 30, stride=30, rng=rng), ReLU(), Flatten(),
                       Dense(16, 2, rng=rng))
 
 
 def reference_foreground_decoder(rng):
-    """DESIGN.md: p_θ(x|z̃1), R⁴ -> Bernoulli logits 1×60×60."""
+    """docs/design.md, "Reference dual VAE": p_θ(x|z̃1), R⁴ -> Bernoulli logits 1×60×60."""
     return Sequential(Dense(4, 3600, rng=rng), ReLU(), Reshape((16, 15, 15)),
                       ConvTranspose2D(16, 8, 4, stride=2, padding=1, rng=rng), ReLU(),
                       ConvTranspose2D(8, 1, 4, stride=2, padding=1, rng=rng))
@@ -80,8 +81,8 @@ def reference_foreground_decoder(rng):
 ])
 def test_reference_dual_vae_parts_have_the_design_shapes_and_gradients(build, in_shape, out_shape,
                                                                        rng, check_grads):
-    """The DESIGN.md architecture at full size; large tensors are checked on 40 random
-    entries each.
+    """The architecture of docs/design.md ("Reference dual VAE") at full size; large
+    tensors are checked on 40 random entries each.
 
     Finite differences are only valid where the function is differentiable.  Binary
     images with zero biases are not such a point: an all-zero window gives a

@@ -1,7 +1,8 @@
 """The probability side of a VAE: the densities, the sampler, the KL, and their gradients.
 
-One variance convention everywhere (DESIGN.md): a Gaussian is given by its mean `mu`
-and its log-variance `logvar` = log σ², and the sampler uses σ = exp(0.5 · logvar).
+One variance convention everywhere (docs/design.md, "Conventions"): a Gaussian is given
+by its mean `mu` and its log-variance `logvar` = log σ², and the sampler uses
+σ = exp(0.5 · logvar).
 (The thesis's eq. 2.26 writes the encoder output as (μ, log σ); any of the two works,
 but mixing them is the classic VAE bug, and the tests catch it by Monte Carlo.)
 

@@ -7,9 +7,9 @@ import sys
 # Every command takes --backend; without it, $VAE_BACKEND, else the fastest that works.
 BACKEND_HELP = ("numpy, numba, cupy or auto: CuPy where a GPU works, else Numba where it is "
                 "installed, else NumPy (default: $VAE_BACKEND, else auto)")
-BLAS_HELP = ("threads for NumPy's BLAS (OpenBLAS) matrix products; 1 makes the sums the "
-             "same on every machine and is faster for small convolutions beside Numba's "
-             "threads (default: %s)")
+BLAS_HELP = ("threads for NumPy's BLAS (OpenBLAS) matrix products; 1 makes the sums "
+             "independent of the thread count and is faster for small convolutions beside "
+             "Numba's threads (default: %s)")
 
 
 def main(argv=None):
@@ -95,7 +95,7 @@ def main(argv=None):
     thesis.add_argument("--backend", default=None, help=BACKEND_HELP)
     thesis.add_argument("--quiet", action="store_true")
     thesis.add_argument("--blas-threads", type=int, default=1, metavar="N",
-                        help=BLAS_HELP % "1, as for the README's tables")
+                        help=BLAS_HELP % "1, as for the tables in docs/thesis.md")
 
     bench = sub.add_parser("bench", help="time one training epoch of the dual VAE and of an "
                                          "MLP VAE on each backend: s/epoch, GFLOP/s, memory")

@@ -3,9 +3,9 @@
 Why a VAE library cares: OpenBLAS splits a matrix product's sums over its threads, so
 the same product gives results that differ in the last bits from one thread count to
 another, and a training run with them; and its threads, like Numba's, keep spinning for
-a while after each product.  On the thesis's small convolutions, run beside Numba's
-threads on 2 cores, one BLAS thread was faster than two (dual VAE epoch 0.66 s against
-0.78 s, medians of five).  Large products (the MLP VAE) do want every core.
+a while after each product.  Beside Numba's threads, one BLAS thread is the faster
+setting for the thesis's small convolutions, while large products (the MLP VAE) want
+every core (docs/performance.md).
 
 `OPENBLAS_NUM_THREADS=1` in the environment does the same, but only if set before NumPy
 is imported; this module changes the count afterwards through OpenBLAS's own C function

@@ -3,10 +3,10 @@
 `make_kernels(xp)` writes every kernel of `KERNELS` in terms of an array module
 `xp`.  `build()` hands it `cupy`, and every array then lives on the GPU; the tests
 hand it `numpy`, so that the very code that runs on a GPU is checked, line for line,
-against the reference on any machine.  Conventions are the reference's (DESIGN.md):
-NCHW data, cross-correlation, the transposed convolution is the adjoint of the
-convolution, max-pool ties go to the first maximum in row-major order, unpooling
-puts the value in the top-left corner.
+against the reference on any machine.  Conventions are the reference's (docs/design.md,
+"Conventions"): NCHW data, cross-correlation, the transposed convolution is the
+adjoint of the convolution, max-pool ties go to the first maximum in row-major order,
+unpooling puts the value in the top-left corner.
 
 What changes for a GPU is how the windows are formed.  A GPU is fast at a few large
 operations and slow at many small ones (each launch costs microseconds, and every

@@ -24,11 +24,9 @@ would, so these loops give the same results with any number of threads.  (OpenBL
 products do not: it splits its sums by thread count.)  fastmath stays off: the sums
 are those of the reference up to the order of terms.
 
-Two alternatives were measured and dropped.  Direct convolution loops, vectorised over
-output pixels, were faster only for the one-channel first layer, by 15 %, and slower
-elsewhere, up to 4× for the input gradients.  A tap-major im2col (one row per kernel
-tap, so that the products come out channel-major) made an epoch 15 % slower.  One
-method for all layers is also simpler to read.
+One method for all layers, im2col + BLAS: the alternatives measured (direct loops, a
+tap-major im2col) were slower overall, and one method is simpler to read
+(docs/performance.md).
 """
 
 import functools
@@ -48,8 +46,8 @@ def window_kernels(k, s):
 
     k and s are constants of the compiled code (closure variables), not arguments: the
     compiler then unrolls the k-long window loops and folds the stride into the
-    addresses, which made im2col 2 to 4 times faster on the thesis's layers than one
-    kernel taking k and s at run time.  Each (k, s) is compiled once per machine and
+    addresses, which makes im2col several times faster than one kernel taking k and s
+    at run time (docs/performance.md).  Each (k, s) is compiled once per machine and
     kept in Numba's on-disk cache like any other kernel."""
 
     @njit(**JIT)
@@ -123,8 +121,8 @@ def _from_rows(rows, b, out):
 # --- the three linear maps ----------------------------------------------------------
 
 def _padded(x, p):
-    """x zero-padded by p on both spatial axes.  (numpy's np.pad, which the reference
-    uses, costs about 0.15 ms per call in its generic machinery, 4 calls per step.)"""
+    """x zero-padded by p on both spatial axes: zeros and a slice copy, faster than
+    the generic np.pad the reference uses (docs/performance.md)."""
     if p == 0:
         return np.ascontiguousarray(x)
     N, C, H, W = x.shape

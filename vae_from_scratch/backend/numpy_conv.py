@@ -1,6 +1,7 @@
 """Convolution and transposed convolution: the NumPy reference kernels.
 
-Conventions (DESIGN.md): NCHW data, cross-correlation as in most frameworks,
+Conventions (docs/design.md, "Conventions"): NCHW data, cross-correlation (as in
+most frameworks),
     conv2d:            x: (N, C, H, W),  w: (F, C, k, k),  b: (F,)  ->  (N, F, Ho, Wo)
     conv_transpose2d:  x: (N, C, H, W),  w: (C, F, k, k),  b: (F,)  ->  (N, F, Ho, Wo)
 

@@ -28,7 +28,7 @@ Bernoulli decoder on binary data.  What binarization does to each kind of pixel 
 so empty pixels and foreground cells keep only 13 % flipped pixels, while an active disk
 stays a noisy 65 % grey: "most of the noise is retained in the background activity" (thesis).
 
-Our reading, where the thesis leaves a detail open (DESIGN.md, "Thesis datasets"):
+Our reading, where the thesis leaves a detail open (docs/design.md, "Thesis datasets"):
     - the thesis gives no positions: the cells and disk centres below are ours, chosen so
       that every cell lies either wholly inside a disk or shares no pixel with it;
     - contributions add up (cell 0.9 + disk 0.6 + noise), also where a cell lies in a disk;

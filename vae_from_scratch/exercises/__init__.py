@@ -31,7 +31,7 @@ from .grading import CaseResult, Fail, Report, Student, load_functions, run_case
 
 STUB_DIR = pathlib.Path(__file__).resolve().parent / "stubs"
 
-# The chapters of DESIGN.md's table that the exercises follow: title, script.
+# The chapters (docs/design.md, "Chapters") that the exercises follow: title, script.
 CHAPTERS = {
     "ch03": ("KL divergence", "chapters/ch03_kl_divergence.py"),
     "ch05": ("gradient estimators", "chapters/ch05_gradient_estimators.py"),
