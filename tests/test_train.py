@@ -10,7 +10,7 @@ from vae_from_scratch.models import mlp_vae
 from vae_from_scratch.optim import Adam
 from vae_from_scratch.train import (RUN_KEYS, CheckpointError, DivergenceError,
                                     evaluate_elbo, evaluate_log_likelihood, fit,
-                                    load_checkpoint, save_checkpoint)
+                                    load_checkpoint, run_epoch, save_checkpoint)
 
 
 def _toy_data(seed=0, n=60):
@@ -57,6 +57,25 @@ def test_same_seed_same_run():
         fit(model, opt, x, epochs=2, batch_size=16, rng=np.random.default_rng(5), quiet=True)
         runs.append(_params(model))
     assert all(np.array_equal(runs[0][k], runs[1][k]) for k in runs[0])
+
+
+def test_fit_is_run_epoch_after_run_epoch():
+    """fit's training numbers and weights are those of run_epoch called by hand with the
+    same Generator: bit for bit (the shuffle, the binarization and ε, in the same order)."""
+    from vae_from_scratch.schedules import linear_beta_schedule
+    x, beta = _toy_data(), linear_beta_schedule(5)
+    model, opt = _setup()
+    history = fit(model, opt, x, epochs=3, batch_size=16, rng=np.random.default_rng(7),
+                  beta=beta, quiet=True)
+    by_hand, opt2 = _setup()
+    rng, batches = np.random.default_rng(7), []
+    for epoch in range(3):
+        train, beta_now = run_epoch(by_hand, opt2, x, rng=rng, batch_size=16, beta=beta,
+                                    binarize="dynamic", on_batch=lambda b, r: batches.append(b))
+        assert train == {k: history[f"train_{k}"][epoch] for k in train}
+        assert beta_now == history["beta"][epoch]
+    assert batches == [0, 1, 2, 3] * 3                      # 60 images, batches of 16
+    assert all(np.array_equal(by_hand.params[k], v) for k, v in model.params.items())
 
 
 def test_resumed_run_is_bit_identical(tmp_path):

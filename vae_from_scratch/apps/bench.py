@@ -15,8 +15,8 @@ the time.
 
 The two models:
 
-    dual   the reference dual VAE (DESIGN.md), 2000 images 1×60×60 of the thesis data set
-           X90, batch 32: the model the thesis trains
+    dual   the reference dual VAE (docs/design.md, "Reference dual VAE"), 2000 images
+           1×60×60 of the thesis data set X90, batch 32: the model the thesis trains
     mlp    the MLP VAE 784-400-20 with a Bernoulli decoder, 5000 images, batch 128: the
            standard VAE of the tutorial.  MNIST is not available offline, so the images
            are seeded random binary pixels; the speed does not depend on the pixel values
@@ -66,10 +66,11 @@ from ..models.dual_vae import DualVAE
 from ..models.vae import VAE, mlp_vae
 from ..nn import Conv2D, ConvTranspose2D, Dense, Sequential
 from ..optim import Adam
+from ..train import run_epoch
 
 FORMAT = "vae_from_scratch.bench/1"
-# The backends of DESIGN.md, tried in this order when --backends is not given; one that
-# cannot load is reported with its reason and the others go on.
+# The backends of docs/design.md ("Backends"), tried in this order when --backends is not
+# given; one that cannot load is reported with its reason and the others go on.
 DEFAULT_BACKENDS = ("numpy", "numba", "cupy")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "NUMBA_NUM_THREADS")
@@ -258,18 +259,8 @@ def _usable_cpus():
         return os.cpu_count() or 1
 
 
-def train_epoch(model, optimizer, x, batch_size, rng):
-    """One epoch as train.fit runs it: shuffle, then one Adam step per minibatch
-    (the last minibatch may be smaller)."""
-    n = x.shape[0]
-    order = model.backend.asarray(rng.permutation(n))
-    for start in range(0, n, batch_size):
-        model.loss_and_grads(x[order[start:start + batch_size]], rng)
-        optimizer.step()
-
-
-def peak_memory_mb(run_epoch, backend):
-    """(peak memory of one epoch in MB, what was measured).
+def peak_memory_mb(epoch, backend):
+    """(peak memory of one call of epoch(), in MB; what was measured).
 
     NumPy reports its array allocations to tracemalloc, so the traced peak is the most
     memory the epoch held at once on top of what existed before (data, weights,
@@ -278,7 +269,7 @@ def peak_memory_mb(run_epoch, backend):
     """
     xp = backend.xp
     if hasattr(xp, "get_default_memory_pool"):
-        run_epoch()
+        epoch()
         return (xp.get_default_memory_pool().total_bytes() / 1e6,
                 "cupy memory pool total bytes after the epoch")
     was_tracing = tracemalloc.is_tracing()
@@ -287,7 +278,7 @@ def peak_memory_mb(run_epoch, backend):
     try:
         tracemalloc.reset_peak()
         before = tracemalloc.get_traced_memory()[0]
-        run_epoch()
+        epoch()
         peak = tracemalloc.get_traced_memory()[1] - before
     finally:
         if not was_tracing:
@@ -379,8 +370,8 @@ def bench_model(model_name, backend, host_x, *, epochs, warmup_steps, seed, matm
         model.loss_and_grads(x[:batch_size], rng)
         optimizer.step()
 
-    def epoch():
-        train_epoch(model, optimizer, x, batch_size, rng)
+    def epoch():                                    # one epoch as train.fit runs it
+        run_epoch(model, optimizer, x, rng=rng, batch_size=batch_size)
 
     compile_seconds, compile_measure, first_step, steady_step = _warm_up(
         backend, step, warmup_steps, sync)

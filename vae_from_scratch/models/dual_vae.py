@@ -11,7 +11,7 @@
 
 ELBO1 = log p(x|z̃1) − KL(q(z1|x) ‖ N(0, I)) and ELBO2 = log r(g(x)|z̃2) − KL(s(z2|x) ‖
 N(0, I)), each estimated with one sample per image and the closed-form KL (eq. 2.10).
-The layer sizes are those of DESIGN.md ("Reference dual VAE"); every size is an
+The layer sizes are those of docs/design.md ("Reference dual VAE"); every size is an
 option so that the gradient check can run on a small copy.
 
 Our readings where the thesis is silent, each an option:
@@ -43,16 +43,17 @@ import numpy as np
 
 from ..backend import get_backend, to_numpy
 from ..distributions import Bernoulli, DiagonalGaussian, floor_logvar, floor_logvar_backward
-from ..nn import (AvgPool2D, Conv2D, ConvTranspose2D, Dense, Flatten, MaxPool2D, ReLU,
-                  Reshape, Sequential)
+from ..nn import (AvgPool2D, Conv2D, ConvTranspose2D, Dense, Flatten, MaxPool2D, Parametric,
+                  ReLU, Reshape, Sequential)
 from ..nn.functional import sigmoid
+from .base import Model
 
 WEIGHT_ON = ("elbo", "reconstruction")
 LIKELIHOODS1 = ("bernoulli", "gaussian")
 DECODERS1 = ("plain", "structured")
 
 
-class NoiseLevel:
+class NoiseLevel(Parametric):
     """One learned noise variance σ² for every pixel of a Gaussian decoder.
 
     params["raw_logvar"]: (1,); log σ² = log(min_var + exp(raw)) keeps σ² > min_var, so
@@ -67,32 +68,21 @@ class NoiseLevel:
         if not var0 > min_var:
             raise ValueError(f"NoiseLevel: expected a starting variance var0 > min_var = "
                              f"{min_var:g}, got {var0!r}")
-        self.backend, self.dtype, self.min_var = get_backend(backend), np.dtype(dtype), float(min_var)
-        xp = self.backend.xp
+        super().__init__(backend, dtype)
+        self.min_var = float(min_var)
         raw0 = np.log(float(var0) - self.min_var)            # the inverse of floor_logvar
-        self.params = {"raw_logvar": xp.full(1, raw0, dtype=self.dtype)}
-        self.grads = {"raw_logvar": xp.zeros(1, dtype=self.dtype)}
+        self._add_param("raw_logvar", np.full(1, raw0))
 
     def logvar(self, shape):
         """log σ², broadcast to `shape` (the decoder's output, (N, 1, S, S))."""
         raw = self.params["raw_logvar"]
-        return self.backend.xp.broadcast_to(floor_logvar(raw, self.min_var).reshape((1,) * len(shape)),
-                                            shape)
+        return self.xp.broadcast_to(floor_logvar(raw, self.min_var).reshape((1,) * len(shape)),
+                                    shape)
 
     def backward(self, dlogvar):
         """dlogvar: dL/d log σ² per pixel, (N, 1, S, S); σ² is shared, so the sum."""
         raw = self.params["raw_logvar"]
         self.grads["raw_logvar"][...] = floor_logvar_backward(raw, self.min_var, dlogvar.sum())
-
-    @property
-    def n_params(self):
-        return 1
-
-    def astype(self, dtype):
-        self.dtype = np.dtype(dtype)
-        for d in (self.params, self.grads):
-            d["raw_logvar"] = d["raw_logvar"].astype(self.dtype)
-        return self
 
     def __repr__(self):
         return f"NoiseLevel(min_var={self.min_var:g})"
@@ -121,8 +111,8 @@ class DualEstimate:
                 "kl1": self.kl1, "reconstruction2": self.reconstruction2, "kl2": self.kl2}
 
 
-class DualVAE:
-    """The reference dual VAE (DESIGN.md), sizes adjustable.
+class DualVAE(Model):
+    """The reference dual VAE (docs/design.md, "Reference dual VAE"), sizes adjustable.
 
     x: (N, 1, S, S) images, S = image_size (60): binary for the Bernoulli decoder 1,
     grey for the Gaussian one.  S must be divisible by 4 and by bg_kernel.
@@ -168,7 +158,7 @@ class DualVAE:
         d1, d2 = dec_channels
         s8, s4, m = -(-S // 8), S // 4, S // bg_kernel
 
-        # q_φ(z1|x): receptive field fg_kernel                      (DESIGN.md, thesis §3.1)
+        # q_φ(z1|x): receptive field fg_kernel   (docs/design.md, "Reference dual VAE"; thesis §3.1)
         self.fg_encoder = Sequential(
             Conv2D(1, c1, fg_kernel, stride=2, padding=(fg_kernel - 2) // 2, **kw), ReLU(backend=bk),
             MaxPool2D(2, backend=bk),
@@ -192,9 +182,9 @@ class DualVAE:
             Dense(latent2, bg_hidden, **kw), ReLU(backend=bk), Dense(bg_hidden, m * m, **kw),
             Reshape((1, m, m), backend=bk))
         self._pool = AvgPool2D(bg_kernel, backend=bk)
-        self._parts = {"fg_encoder": self.fg_encoder, "bg_encoder": self.bg_encoder,
-                       "interaction": self.interaction, "fg_decoder": self.fg_decoder,
-                       "bg_decoder": self.bg_decoder}
+        self.parts = {"fg_encoder": self.fg_encoder, "bg_encoder": self.bg_encoder,
+                      "interaction": self.interaction, "fg_decoder": self.fg_decoder,
+                      "bg_decoder": self.bg_decoder}                 # models/base.py
         # The options' parts are built after the reference ones, so that without them the
         # parameters (and the generator's state) are exactly the thesis run's.
         self.bg_map = None
@@ -203,13 +193,12 @@ class DualVAE:
             self.bg_map = Sequential(
                 Dense(latent2, bg_hidden, **kw), ReLU(backend=bk), Dense(bg_hidden, S * S, **kw),
                 Reshape((1, S, S), backend=bk))
-            self._parts["bg_map"] = self.bg_map
+            self.parts["bg_map"] = self.bg_map
         self.noise = None
         if likelihood1 == "gaussian":
             self.noise = NoiseLevel(var0=noise_var0, min_var=min_var, backend=bk, dtype=dtype)
-            self._parts["noise"] = self.noise
+            self.parts["noise"] = self.noise
 
-        self.backend, self.xp = bk, bk.xp
         self.image_size, self.latent1, self.latent2 = S, int(latent1), int(latent2)
         self.fg_kernel, self.bg_kernel = int(fg_kernel), int(bg_kernel)
         self.interaction_on = tuple(bool(f) for f in interaction)
@@ -219,30 +208,7 @@ class DualVAE:
         self.min_var = float(min_var)
         self.target_gain = float(target_gain)
 
-    # --- parameters ---------------------------------------------------------------
-    @property
-    def params(self):
-        return {f"{part}.{k}": v for part, layer in self._parts.items()
-                for k, v in layer.params.items()}
-
-    @property
-    def grads(self):
-        return {f"{part}.{k}": v for part, layer in self._parts.items()
-                for k, v in layer.grads.items()}
-
-    @property
-    def dtype(self):
-        return self.fg_encoder.dtype
-
-    @property
-    def n_params(self):
-        return sum(layer.n_params for layer in self._parts.values())
-
-    def astype(self, dtype):
-        for layer in self._parts.values():
-            layer.astype(dtype)
-        return self
-
+    # --- parameters (params, grads, dtype, astype: models/base.py) ----------------
     def config(self):
         config = {"model": "dual_vae", "image_size": self.image_size, "latent1": self.latent1,
                   "latent2": self.latent2, "fg_kernel": self.fg_kernel, "bg_kernel": self.bg_kernel,

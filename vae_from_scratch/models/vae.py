@@ -25,12 +25,13 @@ from ..distributions import Bernoulli, DiagonalGaussian, floor_logvar, floor_log
 from ..nn import (Conv2D, ConvTranspose2D, Dense, Flatten, LeakyReLU, ReLU, Reshape,
                   Sequential, Tanh)
 from ..objectives import elbo
+from .base import Model
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "leaky_relu": LeakyReLU}
 
 
-class VAE:
+class VAE(Model):
     """A VAE from an encoder and a decoder layer.
 
     latent_dim: D, the size of z.
@@ -58,41 +59,16 @@ class VAE:
         if not min_var > 0:
             raise ValueError(f"VAE: min_var must be > 0, got {min_var!r}")
         self.encoder, self.decoder = encoder, decoder
+        self.parts = {"encoder": encoder, "decoder": decoder}           # models/base.py
         self.latent_dim = int(latent_dim)
         self.likelihood = likelihood
         self.learned_var = likelihood == "gaussian" and learned
         self.decoder_var = "learned" if learned else float(decoder_var)
         self.min_var = float(min_var)
-        self.backend = encoder.backend
-        self.xp = self.backend.xp
         self._p = None                    # p(x|z) of the last decoder_forward
         self._raw_logvar = None
 
-    # --- parameters ---------------------------------------------------------------
-    @property
-    def params(self):
-        return {**{f"encoder.{k}": v for k, v in self.encoder.params.items()},
-                **{f"decoder.{k}": v for k, v in self.decoder.params.items()}}
-
-    @property
-    def grads(self):
-        return {**{f"encoder.{k}": v for k, v in self.encoder.grads.items()},
-                **{f"decoder.{k}": v for k, v in self.decoder.grads.items()}}
-
-    @property
-    def dtype(self):
-        return self.encoder.dtype
-
-    @property
-    def n_params(self):
-        return self.encoder.n_params + self.decoder.n_params
-
-    def astype(self, dtype):
-        """Convert every parameter (float64 for gradient checks) and return self."""
-        self.encoder.astype(dtype)
-        self.decoder.astype(dtype)
-        return self
-
+    # --- parameters (params, grads, dtype, astype: models/base.py) ----------------
     def config(self):
         """The hyperparameters that, with the parameter shapes, define the architecture."""
         return {"latent_dim": self.latent_dim, "likelihood": self.likelihood,

@@ -40,14 +40,15 @@ import numpy as np
 
 from ..backend import get_backend, to_numpy
 from ..distributions import Bernoulli
-from ..nn import Dense, Flatten, ReLU, Reshape, Sequential
+from ..nn import Dense, Flatten, Parametric, ReLU, Reshape, Sequential
 from ..utils import check_rng
+from .base import Model
 from .vae import VAE
 
 COMMITMENT = 0.25           # β of van den Oord et al. (2017)
 
 
-class VectorQuantizer:
+class VectorQuantizer(Parametric):
     """A codebook of K vectors in R^D: params["codebook"] (K, D), grads["codebook"].
 
     The codebook starts uniform on [−init_scale, init_scale] (from `rng`).
@@ -59,13 +60,10 @@ class VectorQuantizer:
         if int(num_codes) < 1 or int(code_dim) < 1:
             raise ValueError(f"VectorQuantizer: expected num_codes ≥ 1 and code_dim ≥ 1, got "
                              f"{num_codes} and {code_dim}")
-        self.backend = get_backend(backend)
-        self.xp = self.backend.xp
+        super().__init__(backend, dtype)
         self.num_codes, self.code_dim = int(num_codes), int(code_dim)
-        self.dtype = np.dtype(dtype)
-        codebook = rng.uniform(-init_scale, init_scale, size=(self.num_codes, self.code_dim))
-        self.params = {"codebook": self.backend.asarray(codebook, dtype=self.dtype)}
-        self.grads = {"codebook": self.xp.zeros_like(self.params["codebook"])}
+        self._add_param("codebook", rng.uniform(-init_scale, init_scale,
+                                                size=(self.num_codes, self.code_dim)))
 
     def quantize(self, z_e):
         """z_e: (N, M, D) -> (z_q (N, M, D), indices (N, M)): the nearest code of each vector.
@@ -102,16 +100,6 @@ class VectorQuantizer:
         self.grads["codebook"][...] = onehot.T @ per_vector          # scatter-add by code
         return dz_e
 
-    def astype(self, dtype):
-        self.dtype = np.dtype(dtype)
-        self.params["codebook"] = self.params["codebook"].astype(self.dtype)
-        self.grads["codebook"] = self.xp.zeros_like(self.params["codebook"])
-        return self
-
-    @property
-    def n_params(self):
-        return int(self.params["codebook"].size)
-
     def __repr__(self):
         return f"VectorQuantizer(K={self.num_codes}, D={self.code_dim})"
 
@@ -145,7 +133,7 @@ class VQEstimate:
                 "distance": self.distance, "perplexity": self.perplexity}
 
 
-class VQVAE:
+class VQVAE(Model):
     """A VQ-VAE with a Bernoulli decoder, trainable by `train.fit`.
 
     encoder: x (N, *x_shape) -> (N, M·D);  decoder: (N, M·D) -> Bernoulli logits (N, *x_shape).
@@ -157,40 +145,16 @@ class VQVAE:
 
     def __init__(self, encoder, decoder, quantizer, num_latents, commitment=COMMITMENT):
         self.encoder, self.decoder, self.quantizer = encoder, decoder, quantizer
+        # params, grads, dtype, astype: models/base.py; the codebook keeps its own name
+        self.parts = {"encoder": encoder, "decoder": decoder, "": quantizer}
         self.num_latents = int(num_latents)
         self.commitment = float(commitment)
-        self.backend, self.xp = encoder.backend, encoder.backend.xp
         self.code_dim = quantizer.code_dim
-
-    @property
-    def params(self):
-        return {**{f"encoder.{k}": v for k, v in self.encoder.params.items()},
-                **{f"decoder.{k}": v for k, v in self.decoder.params.items()},
-                "codebook": self.quantizer.params["codebook"]}
-
-    @property
-    def grads(self):
-        return {**{f"encoder.{k}": v for k, v in self.encoder.grads.items()},
-                **{f"decoder.{k}": v for k, v in self.decoder.grads.items()},
-                "codebook": self.quantizer.grads["codebook"]}
-
-    @property
-    def dtype(self):
-        return self.encoder.dtype
-
-    @property
-    def n_params(self):
-        return self.encoder.n_params + self.decoder.n_params + self.quantizer.n_params
 
     @property
     def kl(self):
         """KL(q(k|x) ‖ uniform prior) = M log K nats, the same for every image."""
         return self.num_latents * math.log(self.quantizer.num_codes)
-
-    def astype(self, dtype):
-        for part in (self.encoder, self.decoder, self.quantizer):
-            part.astype(dtype)
-        return self
 
     def config(self):
         return {"model": "vqvae", "num_latents": self.num_latents, "code_dim": self.code_dim,

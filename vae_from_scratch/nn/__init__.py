@@ -12,13 +12,13 @@ from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
 from .conv import Conv2D, ConvTranspose2D
 from .dense import Dense
 from .init import INITS, glorot_uniform, he_normal, he_uniform
-from .layer import Layer
+from .layer import Layer, Parametric
 from .pool import AvgPool2D, MaxPool2D, Unpool2D
 from .sequential import Sequential
 from .shape import Flatten, Reshape
 
 __all__ = [
-    "Layer", "Sequential",
+    "Parametric", "Layer", "Sequential",
     "Dense", "Conv2D", "ConvTranspose2D", "MaxPool2D", "AvgPool2D", "Unpool2D",
     "Flatten", "Reshape",
     "Identity", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softplus",

@@ -1,4 +1,5 @@
-"""The base class every layer shares: parameters, gradients, and the shape checks.
+"""The base classes every layer shares: parameters and gradients (Parametric), and the
+shape checks (Layer).
 
 A layer is a function y = α(x; θ) with a hand-written backward pass (thesis eq. 2.23:
 a network is a composition α⁽ᴸ⁾ ∘ … ∘ α⁽¹⁾).  Each layer implements three methods:
@@ -13,7 +14,9 @@ incoming gradient, so that the layer code itself is only the mathematics.
 Contract for the optimizer: `params` and `grads` are dicts of arrays allocated once.
 `backward` *overwrites* `grads` in place (it does not accumulate), and an optimizer
 updates `params` in place, so a reference to either dict stays valid for the life
-of the layer (until `astype`, which allocates new arrays).
+of the layer (until `astype`, which allocates new arrays).  The parts of a model that
+are not layers (the VQ-VAE's codebook, the dual VAE's noise level) keep the same
+contract: they are Parametric too.
 """
 
 import numpy as np
@@ -22,14 +25,53 @@ from ..backend import get_backend
 from ..backend.numpy_im2col import conv_output_size
 
 
-class Layer:
-    """Base class: params/grads dicts, shape-checked forward and backward."""
+class Parametric:
+    """Anything with parameters: a backend, a dtype, the params/grads dicts, astype."""
 
     def __init__(self, backend=None, dtype=np.float32):
         self.backend = get_backend(backend)
         self.dtype = np.dtype(dtype)
         self.params = {}
         self.grads = {}
+
+    @property
+    def xp(self):
+        """The backend's array module: numpy, or cupy on the GPU."""
+        return self.backend.xp
+
+    def _add_param(self, name, value):
+        """Register a parameter (drawn on the host) and its gradient buffer."""
+        self.params[name] = self.backend.asarray(value, dtype=self.dtype)
+        self.grads[name] = self.xp.zeros_like(self.params[name])
+
+    def astype(self, dtype):
+        """Convert parameters and gradients to `dtype` (new arrays) and return self."""
+        self.dtype = np.dtype(dtype)
+        for name in self.params:
+            self.params[name] = self.params[name].astype(self.dtype)
+            self.grads[name] = self.xp.zeros_like(self.params[name])
+        return self
+
+    @property
+    def n_params(self):
+        return sum(int(p.size) for p in self.params.values())
+
+
+def named_arrays(parts, which):
+    """One flat dict of the `which` ("params" or "grads") of several Parametrics.
+
+    parts: (prefix, part) pairs.  The entry "<prefix>.<name>" is part.<which>[name], the
+    same array (not a copy); a prefix "" keeps the name as it is.  Sequential names its
+    layers' arrays so ("3.W"), and the models their parts' (models/base.py)."""
+    return {name if prefix == "" else f"{prefix}.{name}": array
+            for prefix, part in parts for name, array in getattr(part, which).items()}
+
+
+class Layer(Parametric):
+    """Base class: Parametric's params/grads, shape-checked forward and backward."""
+
+    def __init__(self, backend=None, dtype=np.float32):
+        super().__init__(backend, dtype)
         self._cache = None
         self._out_shape = None
         self._checked = None        # (input shape, dtype, output shape) of the last validation
@@ -90,27 +132,12 @@ class Layer:
                             f"parameters), got {a.dtype}; convert the {what} with "
                             f".astype(np.{self.dtype}) or the layer with .astype(np.{a.dtype})")
 
-    def _add_param(self, name, value):
-        """Register a parameter (drawn on the host) and its gradient buffer."""
-        self.params[name] = self.backend.asarray(value, dtype=self.dtype)
-        self.grads[name] = self.backend.xp.zeros_like(self.params[name])
-
     def _set_grad(self, name, value):
         self.grads[name][...] = value
 
     def astype(self, dtype):
-        """Convert parameters and gradients to `dtype` (new arrays) and return self."""
-        self.dtype = np.dtype(dtype)
-        self._checked = None
-        xp = self.backend.xp
-        for name in self.params:
-            self.params[name] = self.params[name].astype(self.dtype)
-            self.grads[name] = xp.zeros_like(self.params[name])
-        return self
-
-    @property
-    def n_params(self):
-        return sum(int(p.size) for p in self.params.values())
+        self._checked = None                    # the input's dtype is checked again
+        return super().astype(dtype)
 
     def __repr__(self):
         return f"{type(self).__name__}({self._describe()})"

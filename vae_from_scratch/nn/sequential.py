@@ -11,7 +11,7 @@ a Sequential inside a Sequential gives names like "1.0.W".
 
 import numpy as np
 
-from .layer import Layer
+from .layer import Layer, named_arrays
 
 
 class Sequential(Layer):
@@ -47,16 +47,11 @@ class Sequential(Layer):
 
     @property
     def params(self):
-        return self._flat("params")
+        return named_arrays(enumerate(self.layers), "params")
 
     @property
     def grads(self):
-        return self._flat("grads")
-
-    def _flat(self, which):
-        return {f"{i}.{name}": array
-                for i, layer in enumerate(self.layers)
-                for name, array in getattr(layer, which).items()}
+        return named_arrays(enumerate(self.layers), "grads")
 
     def output_shape(self, in_shape):
         shape = tuple(in_shape)
