@@ -7,8 +7,8 @@ The loop works for any model that offers
 where an estimate has `.loss` and `.metrics()` (a dict of named means, in nats per
 example: elbo, reconstruction, kl for the VAE; elbo1, elbo2, … for the dual VAE).
 
-    for each epoch:
-        shuffle the training set with the run's Generator
+    for each epoch:                                        fit
+        shuffle the training set with the run's Generator  run_epoch
         for each minibatch M:                              thesis eq. 2.21
             (dynamically binarize M)
             estimate the ELBO of M and its gradient        eq. 2.16–2.17, objectives.elbo
@@ -161,6 +161,49 @@ def evaluate_log_likelihood(model, x, rng, K=50, batch_size=100):
 
 # --- the loop ----------------------------------------------------------------------------
 
+def run_epoch(model, optimizer, x, *, rng, batch_size, beta=1.0, binarize=None, on_batch=None):
+    """One epoch: shuffle x, then one estimate and one optimizer step per minibatch
+    (thesis eq. 2.21; the last minibatch may be smaller).  The inner loop of `fit`, and
+    what `python -m vae_from_scratch bench` times.
+
+    x: (N, *x_shape), values in [0, 1]: a host array, or one already on the model's
+        backend (then it is indexed there, and binarize must be None).
+    rng: draws, in this order, the permutation of the N examples, then per minibatch
+        its binary image (binarize="dynamic") and the model's ε.
+    beta: a number, or a function step -> β, read at the optimizer's step count.
+    on_batch: None, or f(b, estimate) called after the step of minibatch b.
+
+    Returns (train, β): {metric: mean over the N examples} and the β of the last step.
+    Raises DivergenceError("batch <b>: …") when the loss or a gradient is NaN or
+    infinite; that minibatch's step is not taken.
+    """
+    beta_at = beta if callable(beta) else (lambda step: float(beta))
+    n = len(x)
+    order = rng.permutation(n)
+    if not isinstance(x, np.ndarray):           # x lives on the device: index it there
+        order = model.backend.asarray(order)
+    sums = {}
+    for b, start in enumerate(range(0, n, batch_size)):
+        idx = order[start:start + batch_size]
+        xb = x[idx]
+        if binarize == "dynamic":
+            xb = binarize_dynamic(xb, rng)
+        xb = model.backend.xp.asarray(xb, dtype=model.dtype)
+        beta_now = beta_at(optimizer.step_count)
+        r = model.loss_and_grads(xb, rng=rng, beta=beta_now)
+        if not np.isfinite(r.loss):
+            raise DivergenceError(f"batch {b}: the loss is {r.loss}")
+        try:
+            optimizer.step()
+        except FloatingPointError as error:
+            raise DivergenceError(f"batch {b}: {error}") from error
+        for k, v in r.metrics().items():
+            sums[k] = sums.get(k, 0.0) + len(idx) * v
+        if on_batch is not None:
+            on_batch(b, r)
+    return {k: v / n for k, v in sums.items()}, beta_now
+
+
 def fit(model, optimizer, x_train, x_val=None, *, epochs, rng, batch_size=100,
         binarize="dynamic", beta=1.0, checkpoint=None, resume=False,
         callbacks=(), quiet=False, log_every=None, val_seed=0):
@@ -191,7 +234,6 @@ def fit(model, optimizer, x_train, x_val=None, *, epochs, rng, batch_size=100,
     if binarize not in ("dynamic", None):
         raise ValueError(f"fit: binarize must be \"dynamic\" or None, got {binarize!r}")
     check_rng(rng, "fit")
-    beta_at = beta if callable(beta) else (lambda step: float(beta))
     history = {}
     start_epoch = 1
     if resume and checkpoint is not None and Path(checkpoint).exists():
@@ -199,38 +241,25 @@ def fit(model, optimizer, x_train, x_val=None, *, epochs, rng, batch_size=100,
         history, start_epoch = state["history"], state["epoch"] + 1
         if not quiet:
             tqdm.write(f"resumed from {checkpoint} after epoch {state['epoch']}")
-    n = len(x_train)
-    n_batches = -(-n // batch_size)
-    xp = model.backend.xp
     log_every = log_every or max(1, epochs // 20)
 
     for epoch in range(start_epoch, epochs + 1):
         t0 = time.perf_counter()
-        order = rng.permutation(n)
-        sums = {}
-        bar = tqdm(range(n_batches), desc=f"epoch {epoch}/{epochs}", leave=False,
-                   disable=quiet, unit="batch")
-        for b in bar:
-            idx = order[b * batch_size:(b + 1) * batch_size]
-            xb = x_train[idx]
-            if binarize == "dynamic":
-                xb = binarize_dynamic(xb, rng)
-            xb = xp.asarray(xb, dtype=model.dtype)
-            beta_now = beta_at(optimizer.step_count)
-            r = model.loss_and_grads(xb, rng=rng, beta=beta_now)
-            if not np.isfinite(r.loss):
-                raise DivergenceError(_diverged(f"the loss is {r.loss}", epoch, b, checkpoint))
-            try:
-                optimizer.step()
-            except FloatingPointError as error:
-                raise DivergenceError(_diverged(str(error), epoch, b, checkpoint)) from error
-            metrics = r.metrics()
-            for k, v in metrics.items():
-                sums[k] = sums.get(k, 0.0) + len(idx) * v
+        bar = tqdm(total=-(-len(x_train) // batch_size), desc=f"epoch {epoch}/{epochs}",
+                   leave=False, disable=quiet, unit="batch")
+
+        def progress(b, r):
+            bar.update()
             if b % 10 == 0:
                 bar.set_postfix(loss=f"{r.loss:.2f}")
+
+        try:
+            train, beta_now = run_epoch(model, optimizer, x_train, rng=rng,
+                                        batch_size=batch_size, beta=beta, binarize=binarize,
+                                        on_batch=progress)
+        except DivergenceError as error:
+            raise DivergenceError(_diverged(error, epoch, checkpoint)) from error
         bar.close()
-        train = {k: v / n for k, v in sums.items()}
         val = (evaluate_elbo(model, x_val, np.random.default_rng(val_seed))
                if x_val is not None else dict.fromkeys(train, np.nan))
         record = dict(epoch=epoch, step=optimizer.step_count, beta=beta_now,
@@ -253,12 +282,13 @@ def _fmt(metrics):
     return "  ".join(f"{k} {v:.3f}" for k, v in metrics.items())
 
 
-def _diverged(what, epoch, batch, checkpoint):
+def _diverged(what, epoch, checkpoint):
+    """what: "batch <b>: <the problem>", from run_epoch."""
     kept = (f"the last good checkpoint {checkpoint} is kept" if checkpoint is not None
             else "no checkpoint was being written")
-    return (f"training diverged at epoch {epoch}, batch {batch}: {what}; {kept}. "
+    return (f"training diverged at epoch {epoch}, {what}; {kept}. "
             f"Lower the learning rate or clip the gradient norm (clip_norm).")
 
 
-__all__ = ["fit", "save_checkpoint", "load_checkpoint", "evaluate_elbo",
+__all__ = ["fit", "run_epoch", "save_checkpoint", "load_checkpoint", "evaluate_elbo",
            "evaluate_log_likelihood", "CheckpointError", "DivergenceError", "RUN_KEYS"]
