@@ -33,6 +33,14 @@ from ..objectives import log_mean_exp
 from ..utils import check_rng
 
 
+def _points(x, dim, expected):
+    """x as a float64 array (N, dim), else ValueError "<expected> of shape (N, dim), got …"."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != dim:
+        raise ValueError(f"{expected} of shape (N, {dim}), got {x.shape}")
+    return x
+
+
 # --- Gaussians with full covariance matrices --------------------------------------------
 
 def mvn_log_prob(x, mean, cov):
@@ -149,11 +157,7 @@ class GaussianMixture:
         return self.means.shape[1]
 
     def _check_x(self, x):
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"GaussianMixture: expected points of shape (N, {self.dim}), "
-                             f"got {x.shape}")
-        return x
+        return _points(x, self.dim, "GaussianMixture: expected points")
 
     def component_log_prob(self, x):
         """log p(x | z = k) for every component: (N, d) -> (N, K)."""
@@ -273,11 +277,7 @@ class LinearGaussianModel:
         return self.W.shape[1]
 
     def _check_x(self, x):
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != self.data_dim:
-            raise ValueError(f"LinearGaussianModel: expected x of shape (N, {self.data_dim}), "
-                             f"got {x.shape}")
-        return x
+        return _points(x, self.data_dim, "LinearGaussianModel: expected x")
 
     # --- the generative model ---------------------------------------------------------
     def sample(self, n, rng):
