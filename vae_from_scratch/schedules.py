@@ -87,7 +87,8 @@ def linear_beta_schedule(warmup_steps, beta_max=1.0, beta_min=0.0):
 
     Returns a function step -> β; warmup_steps = 0 gives beta_max from the start.
     """
-    warmup_steps = check_int("linear_beta_schedule", "warmup_steps", warmup_steps, 0)
+    warmup_steps = check_number("linear_beta_schedule", "warmup_steps", warmup_steps, 0.0,
+                                low_open=False)                # a count, ≥ 0 (0: no warmup)
 
     def beta(step):
         if warmup_steps == 0:

@@ -61,12 +61,12 @@ import numpy as np
 from ..backend import BackendUnavailable, get_backend
 from ..backend.blas_threads import get_blas_threads, set_blas_threads
 from ..data.synthetic import make_synthetic
-from ..utils import atomic_write
 from ..models.dual_vae import DualVAE
 from ..models.vae import VAE, mlp_vae
 from ..nn import Conv2D, ConvTranspose2D, Dense, Sequential
 from ..optim import Adam
 from ..train import run_epoch
+from ..utils import atomic_write
 
 FORMAT = "vae_from_scratch.bench/1"
 # The backends of docs/design.md ("Backends"), tried in this order when --backends is not

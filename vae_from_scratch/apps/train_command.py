@@ -21,10 +21,10 @@ import numpy as np
 from ..backend import describe, get_backend
 from ..data import load_for_vae
 from ..models import conv_vae, mlp_vae
-from ..schedules import linear_beta_schedule
 from ..optim import Adam
-from ..viz.plots import plot_elbo_curves, save_image_grid, save_image_rows
+from ..schedules import linear_beta_schedule
 from ..train import evaluate_elbo, evaluate_log_likelihood, fit
+from ..viz.plots import plot_elbo_curves, save_image_grid, save_image_rows
 
 # Defaults per data set: the 8×8 digits want a smaller network than 28×28 MNIST.
 DEFAULTS = {

@@ -27,10 +27,10 @@ import math
 import numpy as np
 
 from ..distributions import LOG_2PI, DiagonalGaussian
-from .vae import VAE
 from ..nn import Dense
 from ..objectives import log_mean_exp
 from ..utils import check_rng
+from .vae import VAE
 
 
 def _points(x, dim, expected):

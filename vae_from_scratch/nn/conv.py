@@ -7,8 +7,8 @@ these classes hold the weights and check the shapes.
 import numpy as np
 
 from ..backend.numpy_conv import conv_transpose2d_output_size
-from .init import initialize
 from ..utils import check_int
+from .init import initialize
 from .layer import Layer
 
 

@@ -3,8 +3,8 @@ examples as rows (y = x Wᵀ + b); the activation g of eq. 2.24 is a layer of it
 
 import numpy as np
 
-from .init import initialize
 from ..utils import check_int
+from .init import initialize
 from .layer import Layer
 
 

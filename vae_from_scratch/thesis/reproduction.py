@@ -33,15 +33,15 @@ import numpy as np
 
 from ..backend import describe, get_backend
 from ..data.synthetic import SYNTHETIC_NAMES, make_synthetic, pixel_levels
-from ..utils import atomic_write
 from ..models.dual_vae import DualVAE
 from ..nn.functional import sigmoid
 from ..optim import Adam
+from ..train import fit
+from ..utils import atomic_write
 from ..viz.plots import (plot_probe_summary, plot_series, save_latent_exploration,
-                    save_reconstruction_plot)
+                         save_reconstruction_plot)
 from .separation import (cell_detection, constant_target_error, disk_probe_summary,
                          latent_probes, target_error)
-from ..train import fit
 
 INTERACTIONS = {"both": (True, True), "fg-only": (True, False), "bg-only": (False, True),
                 "none": (False, False)}
