@@ -13,7 +13,8 @@ The folder holds the files themselves (not a subfolder), each plain or gzipped:
 Nothing downloads unless you ask: `load_mnist(…, download=True)` or
 `download_mnist(folder)` fetch the missing `.gz` files with urllib, check each against
 the MD5 in MNIST_MD5, and write it atomically.  Without a network, copy the four files
-into the folder by hand from any of MIRRORS.
+into the folder by hand from any of MIRRORS.  When files are missing, the FileNotFoundError names
+every missing file at once (those of the other split too) and says how to get them.
 
 The IDX format (http://yann.lecun.com/exdb/mnist/, bottom of the page)
 -------------------------------------------------------------------
@@ -130,6 +131,25 @@ def _find(folder, name):
     return None
 
 
+def _missing_message(folder, split, missing):
+    """What load_mnist says when files of `split` are missing: those, and with them every
+    file of the other split that is missing too (training reads both splits, so that one
+    message names everything to fetch), and the ways to get them."""
+    others = [name for other, names in FILES.items() if other != split for name in names
+              if _find(folder, name) is None]
+    where = folder if folder.is_dir() else f"{folder} (the folder does not exist)"
+    also = ""
+    if others:
+        also = (f"; for the other split, also missing: "
+                f"{', '.join(n + '[.gz]' for n in others)}")
+    every = missing + others
+    return (f"MNIST ({split}): missing {', '.join(n + '[.gz]' for n in missing)} in {where}"
+            f"{also}. Get them with load_mnist(..., download=True), or "
+            f"`python -m vae_from_scratch train --data mnist --download --data-dir {folder}`, "
+            f"or by hand: download {', '.join(n + '.gz' for n in every)} from {DEFAULT_URL} "
+            f"and put them (gzipped or not) in that folder")
+
+
 def load_mnist(data_dir=None, split="train", download=False):
     """(images, labels) of one split: images (N, 1, 28, 28) float32 in [0, 1] (the bytes
     0..255 divided by 255), labels (N,) int64 in 0..9.  N = 60000 for split="train",
@@ -147,13 +167,7 @@ def load_mnist(data_dir=None, split="train", download=False):
         download_mnist(folder, checksums={n + ".gz": MNIST_MD5[n + ".gz"] for n in missing})
         missing = [name for name in names if _find(folder, name) is None]
     if missing:
-        where = folder if folder.is_dir() else f"{folder} (the folder does not exist)"
-        raise FileNotFoundError(
-            f"MNIST ({split}): missing {', '.join(n + '[.gz]' for n in missing)} in {where}. "
-            f"Get them with load_mnist(..., download=True), or "
-            f"`python -m vae_from_scratch train --data mnist --download --data-dir {folder}`, "
-            f"or by hand: download {', '.join(n + '.gz' for n in missing)} from {DEFAULT_URL} "
-            f"and put them (gzipped or not) in that folder")
+        raise FileNotFoundError(_missing_message(folder, split, missing))
 
     image_path, label_path = (_find(folder, name) for name in names)
     images, labels = read_idx(image_path), read_idx(label_path)

@@ -6,7 +6,14 @@ checkpoints see one flat dict: "<part>.<name>" for every array of every part, in
 order of the parts (the same arrays, not copies), as Sequential names its layers'
 arrays "<index>.<name>" (both by nn/layer.py's named_arrays).  A part named "" keeps
 its arrays' own names (the VQ-VAE's "codebook").
+
+It also holds the one check of what a user hands a model (`check_batch`, and
+`check_batch_shape` for codes), so that a wrong batch fails at the model's door with a
+message in the model's terms, `VAE: expected images of shape (N, 1, 8, 8), got (8, 8)`,
+instead of deep inside a layer.
 """
+
+import numpy as np
 
 from ..nn.layer import Parametric, named_arrays
 
@@ -43,5 +50,81 @@ class Model(Parametric):
             part.astype(dtype)
         return self
 
+    def _image_shape(self, x_shape, decoder, code_size, channel_factor=1):
+        """x_shape as a tuple; when None, read off the decoder's output for one code of
+        `code_size` zeros (its channels divided by channel_factor, 2 when the decoder also
+        outputs a variance per pixel).  For models built from parts without a builder."""
+        if x_shape is not None:
+            return tuple(int(d) for d in x_shape)
+        who = type(self).__name__
+        try:
+            out = decoder.forward(decoder.xp.zeros((1, code_size), dtype=decoder.dtype))
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{who}: cannot tell the shape of the images from the decoder "
+                             f"({error}); pass x_shape=…") from error
+        shape = tuple(int(d) for d in out.shape[1:])
+        if channel_factor > 1 and shape:
+            shape = (shape[0] // channel_factor,) + shape[1:]
+        return shape
 
-__all__ = ["Model"]
+
+def _shape_text(shape):
+    return "(" + ", ".join(["N"] + [str(int(d)) for d in shape]) + ")"
+
+
+def check_batch_shape(who, x, shape, what="images", one="image"):
+    """x is an array of shape (N, *shape) with N ≥ 1, else ValueError (TypeError for
+    something that is not an array) saying who asked, what was expected and what came:
+
+        VAE: expected images of shape (N, 1, 8, 8), got (8, 8)
+        VAE: expected a batch of at least one image of shape (N, 1, 8, 8), got (0, 1, 8, 8)
+
+    what, one: the plural and the singular of what x holds ("images", "image").
+    """
+    want = _shape_text(shape)
+    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+        raise TypeError(f"{who}: expected {what} as an array of shape {want}, "
+                        f"got {type(x).__name__}")
+    got = tuple(int(d) for d in x.shape)
+    if len(got) != len(shape) + 1 or got[1:] != tuple(int(d) for d in shape):
+        raise ValueError(f"{who}: expected {what} of shape {want}, got {got}")
+    if got[0] == 0:
+        raise ValueError(f"{who}: expected a batch of at least one {one} of shape {want}, "
+                         f"got {got}")
+
+
+def check_batch(who, x, shape, xp, unit_interval=""):
+    """A batch of images handed to a model: of shape (N, *shape) with N ≥ 1
+    (check_batch_shape), every value finite, and with unit_interval (the reason, e.g.
+    "for the Bernoulli likelihood") every value in [0, 1].  Else ValueError:
+
+        VAE: expected finite images, got 2 NaN and 1 infinite among the 128 values, the
+            first at index (0, 0, 3, 1)
+        VAE: expected images with values in [0, 1] for the Bernoulli likelihood, got
+            values from -0.5 to 2
+
+    One pass over the batch on any backend (xp, the model's array module, NumPy or
+    CuPy): the minimum and the maximum (a NaN makes both NaN) for data in [0, 1], an
+    isfinite otherwise; the slow counting runs only on bad input.  Returns nothing and
+    changes nothing.
+    """
+    check_batch_shape(who, x, shape)
+    if unit_interval:
+        low, high = float(x.min()), float(x.max())
+        if 0.0 <= low and high <= 1.0:                  # False for a NaN
+            return
+    elif bool(xp.isfinite(x).all()):
+        return
+    bad = ~xp.isfinite(x)
+    n_bad = int(bad.sum())
+    if n_bad:
+        n_nan = int(xp.isnan(x).sum())
+        first = np.unravel_index(int(xp.flatnonzero(bad)[0]), x.shape)
+        raise ValueError(f"{who}: expected finite images, got {n_nan} NaN and {n_bad - n_nan} "
+                         f"infinite among the {x.size} values, the first at index "
+                         f"{tuple(int(i) for i in first)}")
+    raise ValueError(f"{who}: expected images with values in [0, 1] {unit_interval}, got "
+                     f"values from {low:g} to {high:g}")
+
+
+__all__ = ["Model", "check_batch", "check_batch_shape"]

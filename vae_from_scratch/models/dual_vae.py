@@ -35,6 +35,12 @@ reference model's parameters and random draws are then those of the thesis run):
 - `decorrelate` γ (ours): γ ‖Cov_batch(mu1, mu2)‖²_F added to the loss, a push for the
   two posterior means to carry unrelated information.
 The reported ELBOs are always the true ones; only the loss changes.
+
+What a user hands the model is checked once per call, in `encode` and `target` for the
+images (models/base.py, check_batch: shape (N, 1, S, S) with N ≥ 1, finite values, and
+values in [0, 1] for the Bernoulli decoder 1; a Gaussian decoder 1 takes any finite
+value, and the target g(x) of the Bernoulli decoder 2 stays in (0, 1) through its
+sigmoid whatever x is), and in `decode` and `decoder1_parts` for the codes' shapes.
 """
 
 from dataclasses import dataclass
@@ -46,7 +52,7 @@ from ..distributions import Bernoulli, DiagonalGaussian, floor_logvar, floor_log
 from ..nn import (AvgPool2D, Conv2D, ConvTranspose2D, Dense, Flatten, MaxPool2D, Parametric,
                   ReLU, Reshape, Sequential)
 from ..nn.functional import sigmoid
-from .base import Model
+from .base import Model, check_batch, check_batch_shape
 
 WEIGHT_ON = ("elbo", "reconstruction")
 LIKELIHOODS1 = ("bernoulli", "gaussian")
@@ -226,6 +232,10 @@ class DualVAE(Model):
     def target(self, x):
         """g(x) = sigmoid(gain · (AvgPool_s(x) − 0.5)), (N, 1, S/s, S/s)   (thesis eq. 3.1:
         a pooling with stride s = 30 of x / 30², then the sigmoid with gain 12)."""
+        self._check_input(x)
+        return self._target(x)
+
+    def _target(self, x):
         return sigmoid(self.target_gain * (self._pool.forward(x) - 0.5), self.xp)
 
     def encode(self, x):
@@ -240,7 +250,13 @@ class DualVAE(Model):
 
         Decoder 1 (the foreground decoder and, when structured, the background map)
         reads (z̃1, z̃2) when the interaction feeds it, else (z1, z2); decoder 2 reads
-        z̃2 or z2 in the same way."""
+        z̃2 or z2 in the same way.  Checks the codes' shapes first (decode and
+        decoder1_parts, the entry points that take codes, both pass here)."""
+        check_batch_shape("DualVAE", z1, (self.latent1,), "z1", "z1")
+        check_batch_shape("DualVAE", z2, (self.latent2,), "z2", "z2")
+        if z1.shape[0] != z2.shape[0]:
+            raise ValueError(f"DualVAE: expected z1 and z2 of the same batch size, got "
+                             f"{tuple(z1.shape)} and {tuple(z2.shape)}")
         use1, use2 = self.interaction_on
         if not (use1 or use2):
             return z1, z2, z2
@@ -293,7 +309,7 @@ class DualVAE(Model):
         q1, q2 = self.encode(x)
         z1, z2 = q1.sample(rng, eps1), q2.sample(rng, eps2)                 # eq. 2.27
         p1, p2 = self.decode(z1, z2)
-        g = self.target(x)
+        g = self._target(x)                           # x was checked by encode
         rec1, kl1 = p1.log_prob(x), q1.kl_to_standard_normal()
         rec2, kl2 = p2.log_prob(g), q2.kl_to_standard_normal()
         w = self.elbo2_weight
@@ -378,9 +394,8 @@ class DualVAE(Model):
 
     def _check_input(self, x):
         S = self.image_size
-        if x.ndim != 4 or tuple(x.shape[1:]) != (1, S, S):
-            raise ValueError(f"DualVAE: expected images of shape (N, 1, {S}, {S}), "
-                             f"got {tuple(x.shape)}")
+        check_batch("DualVAE", x, (1, S, S), self.xp,
+                    "for the Bernoulli decoder 1" if self.noise is None else "")
 
     def __repr__(self):
         options = "" if self.decoder1 == "plain" else ", structured decoder 1"

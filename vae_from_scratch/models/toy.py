@@ -405,7 +405,7 @@ class LinearGaussianModel:
         objectives.elbo, iwae and log_likelihood can be run on it and compared with the
         exact values above."""
         return VAE(encoder, self.decoder(), self.latent_dim, "gaussian",
-                   decoder_var=self.noise_var)
+                   decoder_var=self.noise_var, x_shape=(self.data_dim,))
 
     def __repr__(self):
         return (f"LinearGaussianModel(data_dim={self.data_dim}, latent_dim={self.latent_dim}, "

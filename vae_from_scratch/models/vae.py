@@ -12,6 +12,11 @@ The encoder and decoder are any of the project's layers (usually a Sequential):
                                 (N, 2·C, …) for a learned variance: [mean | raw log-variance]
                                 along axis 1
 
+Every entry point that takes images (encode, reconstruct, loss_and_grads, evaluate, and
+the objectives through encoder_forward) checks them first, once: shape (N, *x_shape)
+with N ≥ 1, finite values, and values in [0, 1] for the Bernoulli likelihood (a Gaussian
+takes any finite value); decode checks z's shape (models/base.py, check_batch).
+
 `mlp_vae` and `conv_vae` build the two standard instances.  The objectives (ELBO,
 IWAE, …) live in objectives.py; `VAE.loss_and_grads` calls the ELBO.
 """
@@ -25,7 +30,8 @@ from ..distributions import Bernoulli, DiagonalGaussian, floor_logvar, floor_log
 from ..nn import (Conv2D, ConvTranspose2D, Dense, Flatten, LeakyReLU, ReLU, Reshape,
                   Sequential, Tanh)
 from ..objectives import elbo
-from .base import Model
+from ..utils import check_int
+from .base import Model, check_batch, check_batch_shape
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "leaky_relu": LeakyReLU}
@@ -40,12 +46,14 @@ class VAE(Model):
         then −log p(x|z) is ‖x − f(z)‖² / (2σ²) plus a constant), or "learned" (the decoder
         outputs a raw log-variance per pixel, bounded below by min_var; see
         distributions.floor_logvar).
+    x_shape: the shape of one image, e.g. (1, 28, 28), against which every input is
+        checked; None reads it off the decoder's output for one z (the builders pass it).
 
     `params` / `grads` name every array "encoder.<name>" or "decoder.<name>".
     """
 
     def __init__(self, encoder, decoder, latent_dim, likelihood="bernoulli", *,
-                 decoder_var=1.0, min_var=1e-3):
+                 decoder_var=1.0, min_var=1e-3, x_shape=None):
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"VAE: unknown likelihood {likelihood!r}; expected one of "
                              f"{', '.join(LIKELIHOODS)}")
@@ -67,6 +75,8 @@ class VAE(Model):
         self.min_var = float(min_var)
         self._p = None                    # p(x|z) of the last decoder_forward
         self._raw_logvar = None
+        self.x_shape = self._image_shape(x_shape, decoder, self.latent_dim,
+                                         2 if self.learned_var else 1)      # models/base.py
 
     # --- parameters (params, grads, dtype, astype: models/base.py) ----------------
     def config(self):
@@ -76,7 +86,10 @@ class VAE(Model):
 
     # --- the two halves, forward and backward (the interface objectives.py uses) ----
     def encoder_forward(self, x):
-        """x: (N, *x_shape) -> (mu, logvar), each (N, D)."""
+        """x: (N, *x_shape) -> (mu, logvar), each (N, D).  The one place where the
+        images are checked: every entry point that takes x passes here first."""
+        check_batch("VAE", x, self.x_shape, self.xp,
+                    "for the Bernoulli likelihood" if self.likelihood == "bernoulli" else "")
         h = self.encoder.forward(x)
         D = self.latent_dim
         if h.shape != (x.shape[0], 2 * D):
@@ -91,9 +104,7 @@ class VAE(Model):
 
     def decoder_forward(self, z):
         """z: (N, D) -> p(x|z): a Bernoulli or a DiagonalGaussian over (N, *x_shape)."""
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"VAE: expected z of shape (N, {self.latent_dim}), "
-                             f"got {tuple(z.shape)}")
+        check_batch_shape("VAE", z, (self.latent_dim,), "z", "z")
         out = self.decoder.forward(z)
         if self.likelihood == "bernoulli":
             self._p = Bernoulli(out)
@@ -142,7 +153,8 @@ class VAE(Model):
 
     def sample(self, n, rng, mean=True):
         """n new images from the model: z ~ N(0, I), then E[x|z] (mean=True) or x ~ p(x|z)."""
-        z = self.xp.asarray(rng.standard_normal((int(n), self.latent_dim), dtype=self.dtype))
+        n = check_int("VAE.sample", "n", n, 1)
+        z = self.xp.asarray(rng.standard_normal((n, self.latent_dim), dtype=self.dtype))
         p = self.decode(z)
         return p.mean if mean else p.sample(rng)
 
@@ -228,7 +240,7 @@ def mlp_vae(x_shape=(1, 28, 28), latent_dim=20, hidden=(400,), likelihood="berno
         width = h
     dec += [Dense(width, k * pixels, **kw), Reshape((k * x_shape[0],) + x_shape[1:], backend=bk)]
     return VAE(Sequential(enc), Sequential(dec), latent_dim, likelihood,
-               decoder_var=decoder_var, min_var=min_var)
+               decoder_var=decoder_var, min_var=min_var, x_shape=x_shape)
 
 
 def conv_vae(x_shape=(1, 28, 28), latent_dim=16, channels=(32, 64), hidden=256,
@@ -267,7 +279,7 @@ def conv_vae(x_shape=(1, 28, 28), latent_dim=16, channels=(32, 64), hidden=256,
             dec.append(ReLU(backend=bk))
         c_in = c
     return VAE(Sequential(enc), Sequential(dec), latent_dim, likelihood,
-               decoder_var=decoder_var, min_var=min_var)
+               decoder_var=decoder_var, min_var=min_var, x_shape=x_shape)
 
 
 __all__ = ["VAE", "mlp_vae", "conv_vae", "LIKELIHOODS"]

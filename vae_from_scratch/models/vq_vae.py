@@ -30,7 +30,9 @@ over the K^M code tuples is uniform, so KL(q(k|x) ‖ p(k)) = M log K for every 
                                     equally, 1 when one code is used for everything
 
 Everything runs on NumPy or CuPy arrays (the backend's array module); randomness comes
-only from the Generator passed in.
+only from the Generator passed in.  The images every entry point takes are checked once,
+in `VQVAE.encode` (shape, finite, in [0, 1]: models/base.py, check_batch), and the code
+indices in `decode_indices`.
 """
 
 import math
@@ -41,8 +43,8 @@ import numpy as np
 from ..backend import get_backend, to_numpy
 from ..distributions import Bernoulli
 from ..nn import Dense, Flatten, Parametric, ReLU, Reshape, Sequential
-from ..utils import check_rng
-from .base import Model
+from ..utils import check_int, check_rng
+from .base import Model, check_batch, check_batch_shape
 from .vae import VAE
 
 COMMITMENT = 0.25           # β of van den Oord et al. (2017)
@@ -139,17 +141,22 @@ class VQVAE(Model):
     encoder: x (N, *x_shape) -> (N, M·D);  decoder: (N, M·D) -> Bernoulli logits (N, *x_shape).
     quantizer: a VectorQuantizer with code_dim D; num_latents: M.
     commitment: β, the weight of the commitment loss.
+    x_shape: the shape of one image, against which every input is checked; None reads
+        it off the decoder's output for one code (mlp_vqvae passes it).
     """
 
     likelihood = "bernoulli"
 
-    def __init__(self, encoder, decoder, quantizer, num_latents, commitment=COMMITMENT):
+    def __init__(self, encoder, decoder, quantizer, num_latents, commitment=COMMITMENT, *,
+                 x_shape=None):
         self.encoder, self.decoder, self.quantizer = encoder, decoder, quantizer
         # params, grads, dtype, astype: models/base.py; the codebook keeps its own name
         self.parts = {"encoder": encoder, "decoder": decoder, "": quantizer}
         self.num_latents = int(num_latents)
         self.commitment = float(commitment)
         self.code_dim = quantizer.code_dim
+        self.x_shape = self._image_shape(x_shape, decoder,
+                                         self.num_latents * self.code_dim)  # models/base.py
 
     @property
     def kl(self):
@@ -165,7 +172,9 @@ class VQVAE(Model):
         VAE.init_output_bias(self, pixel_mean, eps)
 
     def encode(self, x):
-        """(z_e, z_q, indices), z_e and z_q of shape (N, M, D), indices (N, M)."""
+        """(z_e, z_q, indices), z_e and z_q of shape (N, M, D), indices (N, M).  The one
+        place where the images are checked: every entry point that takes x passes here."""
+        check_batch("VQVAE", x, self.x_shape, self.xp, "for the Bernoulli likelihood")
         h = self.encoder.forward(x)
         M, D = self.num_latents, self.code_dim
         if h.shape != (x.shape[0], M * D):
@@ -177,6 +186,11 @@ class VQVAE(Model):
 
     def decode_indices(self, indices):
         """p(x | codes) for indices (N, M), as a Bernoulli."""
+        check_batch_shape("VQVAE", indices, (self.num_latents,), "code indices", "code")
+        K = self.quantizer.num_codes
+        if indices.dtype.kind not in "iu" or int(indices.min()) < 0 or int(indices.max()) >= K:
+            raise ValueError(f"VQVAE: expected code indices as integers in 0..{K - 1}, got "
+                             f"{indices.dtype} values from {indices.min()} to {indices.max()}")
         z_q = self.quantizer.params["codebook"][indices]
         return Bernoulli(self.decoder.forward(z_q.reshape(len(indices), -1)))
 
@@ -187,7 +201,8 @@ class VQVAE(Model):
     def sample(self, n, rng, mean=True):
         """n images from the uniform prior: every code of every latent drawn uniformly."""
         check_rng(rng, "VQVAE.sample")
-        idx = self.xp.asarray(rng.integers(0, self.quantizer.num_codes, (int(n), self.num_latents)))
+        n = check_int("VQVAE.sample", "n", n, 1)
+        idx = self.xp.asarray(rng.integers(0, self.quantizer.num_codes, (n, self.num_latents)))
         p = self.decode_indices(idx)
         return p.mean if mean else p.sample(rng)
 
@@ -245,7 +260,8 @@ def mlp_vqvae(x_shape=(1, 8, 8), num_latents=4, code_dim=2, num_codes=16, hidden
         width = h
     dec += [Dense(width, pixels, **kw), Reshape(tuple(x_shape), backend=bk)]
     quantizer = VectorQuantizer(num_codes, code_dim, rng=rng, backend=bk, dtype=dtype)
-    return VQVAE(Sequential(enc), Sequential(dec), quantizer, num_latents, commitment)
+    return VQVAE(Sequential(enc), Sequential(dec), quantizer, num_latents, commitment,
+                 x_shape=x_shape)
 
 
 __all__ = ["VectorQuantizer", "VQVAE", "VQEstimate", "mlp_vqvae", "perplexity", "COMMITMENT"]
