@@ -7,9 +7,13 @@
 * Planted bugs — the usual mistakes: a missing transpose, a wrong sign, a wrong axis,
   log σ for log σ², a naive log(Σ exp) that overflows, a stride ignored, an assignment
   where overlapping windows must add — each fail exactly the cases they should, with a
-  message on the failing case's line that says what is wrong.
+  message on the failing case's line that says what is wrong, and names the mistake
+  where it leaves a known pattern (a flipped kernel, a padding off by one, an average
+  pool's gradient, a mean for log-mean-exp, the KL's ½, −1, log σ or mean over D).
+* Every exercise's float32 case fails an answer that comes back in float64.
 * Whatever the student's code does (raise, return None, NaN, change its inputs, not
   import at all) is reported per case, and the command line's exit codes say pass/fail.
+  (What a file does to its process, hangs and crashes: test_exercises_isolation.py.)
 """
 
 import pathlib
@@ -290,6 +294,14 @@ def test_solution_written_from_scratch_passes_every_case(name, tmp_path):
 
 ALL = None     # every case fails
 
+# the cases of gaussian_kl that check the KL itself, but for KL = 0 at q = p
+KL_CASES = ["one example, one dimension", "a minibatch", "tiny and large variances", "means far from 0",
+            "Monte Carlo: E_q[log q − log p]", "float32 stays float32"]
+# the cases of iwae_bound that check the bound with K > 1 (where a mean and log-mean-exp differ)
+IWAE_K_ABOVE_1 = ["K = 5, moderate log-weights", "log w near -2000: exp underflows",
+                  "log w near +1000: exp overflows", "one weight dominates", "batch 1, K = 50",
+                  "examples near -2000, 0, +1000", "float32 stays float32"]
+
 BUGS = [
     ("dense_backward", "missing transpose in dw", "dw = dy.T @ x", "dw = x.T @ dy",
      "all but 1x1", "dw has shape (7, 3), expected (3, 7)"),
@@ -304,7 +316,13 @@ BUGS = [
      "out = np.zeros((N, F, Ho, Wo))", ["float32 stays float32"],
      "out has dtype float64, expected float32"),
     ("conv2d_forward", "kernel flipped (convolution, not correlation)", "np.tensordot(window, w,",
-     "np.tensordot(window, w[:, :, ::-1, ::-1],", ALL, "out: relative error"),
+     "np.tensordot(window, w[:, :, ::-1, ::-1],", ALL, "the textbook convolution, with the kernel flipped"),
+    ("conv2d_forward", "padded by one pixel too many", "np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))",
+     "np.pad(x, ((0, 0), (0, 0), (p + 1, p + 1), (p + 1, p + 1)))", ALL,
+     "(every window is one pixel too far up and left: is the padding off by one?)"),
+    ("conv2d_forward", "padded by one pixel too many, left and right only",
+     "np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))", "np.pad(x, ((0, 0), (0, 0), (p, p), (p + 1, p + 1)))",
+     ALL, "(every window is one pixel too far left: is the padding off by one?)"),
     ("conv2d_backward", "stride ignored in dx", "dx_pad[:, :, i * s:i * s + k, j * s:j * s + k] +=",
      "dx_pad[:, :, i:i + k, j:j + k] +=",
      ["gradient check, stride 2, padding 1", "gradient check, stride 3 skips pixels",
@@ -320,6 +338,10 @@ BUGS = [
      "dx: relative error"),
     ("max_pool2d_backward", "gradient to the window's first entry, not its maximum",
      "window.argmax(axis=2)", "np.zeros((N, C), dtype=int)", ALL, "relative error"),
+    ("max_pool2d_backward", "gradient spread over the window, as in average pooling",
+     "dx[n, c, i * s + u, j * s + v] += dout[:, :, i, j]",
+     "dx[:, :, i * s:i * s + k, j * s:j * s + k] += dout[:, :, i, j, None, None] / (k * k)", ALL,
+     "(the gradient is spread evenly over each window, as in average pooling"),
     ("conv_transpose2d", "stride ignored", "out[:, :, i * s:i * s + k, j * s:j * s + k] +=",
      "out[:, :, i:i + k, j:j + k] +=",
      ["adjoint: the decoder's k4 s2 p1", "adjoint: stride 3 > kernel 2", "adjoint: k3 s2, odd size",
@@ -327,13 +349,17 @@ BUGS = [
       "float32 stays float32"],
      "not the adjoint of conv2d"),
     ("conv_transpose2d", "spread-and-correlate with the kernel not flipped", None, CONVT_NOT_FLIPPED,
-     ALL, "not the adjoint of conv2d"),
+     ALL, "(that is what the kernel not flipped gives: spreading x out by the stride and correlating"),
     ("gaussian_kl", "log σ read for log σ²",
      "0.5 * np.sum(np.exp(logvar) + mu ** 2 - 1 - logvar, axis=1)",
      "0.5 * np.sum(np.exp(2 * logvar) + mu ** 2 - 1 - 2 * logvar, axis=1)",
-     ["one example, one dimension", "a minibatch", "tiny and large variances", "means far from 0",
-      "Monte Carlo: E_q[log q − log p]", "float32 stays float32"],
-     "kl: relative error"),
+     KL_CASES, "(logvar read as log σ, which makes σ² = exp(2·logvar)"),
+    ("gaussian_kl", "½ missing in the KL", "return 0.5 * np.sum(", "return np.sum(", KL_CASES,
+     "(the ½ is missing: KL = ½ Σ_d"),
+    ("gaussian_kl", "−1 missing in the KL", "mu ** 2 - 1 - logvar, axis=1)", "mu ** 2 - logvar, axis=1)",
+     KL_CASES[:1] + ["q = p gives KL = 0"] + KL_CASES[1:], "(the −1 is missing: KL = ½ Σ_d"),
+    ("gaussian_kl", "a mean over the latent dimensions", "0.5 * np.sum(np.exp(logvar)",
+     "0.5 * np.mean(np.exp(logvar)", KL_CASES[1:], "(a mean over the latent dimensions: the KL is their sum"),
     ("gaussian_kl", "KL summed over the batch axis", "- logvar, axis=1)", "- logvar, axis=0)",
      ["q = p gives KL = 0", "a minibatch", "tiny and large variances", "means far from 0",
       "Monte Carlo: E_q[log q − log p]", "float32 stays float32"],
@@ -341,7 +367,10 @@ BUGS = [
     ("gaussian_kl", "½ missing in dlogvar", "g * 0.5 * (np.exp(logvar) - 1)", "g * (np.exp(logvar) - 1)",
      ["one example, one dimension", "a minibatch", "tiny and large variances", "means far from 0",
       "gradient check", "gradient check, batch 1", "float32 stays float32"],
-     "dlogvar: relative error"),
+     "(the ½ is missing: KL = ½ Σ_d"),
+    ("gaussian_kl", "−1 missing in dlogvar", "g * 0.5 * (np.exp(logvar) - 1)", "g * 0.5 * np.exp(logvar)",
+     ["one example, one dimension", "a minibatch", "tiny and large variances", "means far from 0",
+      "gradient check", "gradient check, batch 1", "float32 stays float32"], "(the −1 is missing"),
     ("reparameterize", "σ = exp(logvar)", "return mu + np.exp(0.5 * logvar) * eps",
      "return mu + np.exp(logvar) * eps",
      ["one example, one dimension", "a minibatch", "K = 4 samples per example",
@@ -364,24 +393,35 @@ BUGS = [
      "            return np.sum(x * logits - softplus, axis=tuple(range(1, x.ndim)))",
      "p = 1 / (1 + np.exp(-logits))\n"
      "            return np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=tuple(range(1, x.ndim)))",
-     ["confident logits, up to ±1000", "float32, confident logits"], "non-finite entries"),
+     ["confident logits, up to ±1000", "examples near -1000, 0, +1000", "float32, confident logits"],
+     "non-finite entries"),
+    ("bernoulli_log_likelihood", "softplus shifted by the batch's largest logit",
+     "softplus = np.maximum(logits, 0) + np.log1p(np.exp(-np.abs(logits)))",
+     "m = logits.max()\n            softplus = m + np.log(np.exp(-m) + np.exp(logits - m))",
+     ["confident logits, up to ±1000", "examples near -1000, 0, +1000"], "non-finite entries"),
     ("bernoulli_log_likelihood", "summed over one axis only", "axis=tuple(range(1, x.ndim))", "axis=1",
      ["NCHW images: sum over C, H, W"], "log_p has shape (2, 5, 5), expected (2,)"),
     ("elbo", "the gradient of the loss −ELBO", "return value, grads",
      "return value, {k: -g for k, g in grads.items()}", ALL, "(that is -1 × the expected value)"),
     ("elbo", "summed over the batch, not averaged", "value = np.mean(rec - kl)", "value = np.sum(rec - kl)",
-     ["a minibatch", "D = P: a transpose shows", "a confident decoder: logits ±50"],
+     ["a minibatch", "D = P: a transpose shows", "a confident decoder: logits ±50", "float32 stays float32"],
      "(that is 8 × the expected value)"),
     ("elbo", "missing transpose in dW", '"W": dlogits.T @ z', '"W": z.T @ dlogits',
      "all but 1x1", "grads['W'] has shape (2, 12), expected (12, 2)"),
     ("iwae_bound", "naive log(mean(exp))", "return m + np.log(np.mean(np.exp(log_w - m), axis=0))",
      "return np.log(np.mean(np.exp(log_w), axis=0))",
-     ["log w near -2000: exp underflows", "log w near +1000: exp overflows"],
+     ["log w near -2000: exp underflows", "log w near +1000: exp overflows", "examples near -2000, 0, +1000",
+      "float32 stays float32"],
      "bound has 3 non-finite entries where the answer is finite, first bound[0] = -inf"),
+    ("iwae_bound", "one shift for the whole batch", "m = log_w.max(axis=0)", "m = log_w.max()",
+     ["examples near -2000, 0, +1000"],     # exp(log w − 1000) underflows for the −2000 and the 0 example
+     "bound has 2 non-finite entries where the answer is finite, first bound[0] = -inf"),
     ("iwae_bound", "log-sum-exp without the 1/K", "np.log(np.mean(np.exp(log_w - m), axis=0))",
-     "np.log(np.sum(np.exp(log_w - m), axis=0))",
-     ["K = 5, moderate log-weights", "log w near -2000: exp underflows", "log w near +1000: exp overflows",
-      "one weight dominates", "batch 1, K = 50"], "every entry is off by the same amount, +1.60944"),
+     "np.log(np.sum(np.exp(log_w - m), axis=0))", IWAE_K_ABOVE_1,
+     "(the 1/K is missing: log Σ_k w_k is log K more than log (1/K) Σ_k w_k)"),
+    ("iwae_bound", "the mean of the log-weights, not log-mean-exp",
+     "return m + np.log(np.mean(np.exp(log_w - m), axis=0))", "return np.mean(log_w, axis=0)", IWAE_K_ABOVE_1,
+     "(that is the mean of the log-weights, the ELBO averaged over the K samples"),
     ("iwae_bound", "softmax over the batch axis", "return e / e.sum(axis=0) * dbound",
      "return e / e.sum(axis=1, keepdims=True) * dbound", ALL,
      "(every entry is 0.3333 × the expected one)"),
@@ -416,6 +456,50 @@ def test_planted_bug_fails_exactly_where_it_should(name, bug, old, new, failing,
 
 def test_every_exercise_has_a_planted_bug():
     assert {bug[0] for bug in BUGS} == set(EXERCISES)
+
+
+# The same planted bug in every exercise: each output array comes back as float64.
+UPCAST = """
+
+def _float64(value):
+    if isinstance(value, np.ndarray):
+        return value.astype(np.float64)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_float64(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _float64(v) for k, v in value.items()}
+    return value
+
+
+def _upcast(function):
+    return lambda *args: _float64(function(*args))
+
+
+for _name in FUNCTIONS:
+    globals()[_name] = _upcast(globals()[_name])
+"""
+
+
+@pytest.mark.parametrize("name", list(EXERCISES))
+def test_every_exercise_checks_that_float32_stays_float32(name, tmp_path):
+    """A float32 case in every exercise, and it (only it) fails a float64 answer."""
+    exercise = EXERCISES[name]
+    source = textwrap.dedent(SOLUTIONS[name]) + f"\nFUNCTIONS = {exercise.functions!r}\n" + UPCAST
+    report = exercise.grade_file(write(tmp_path, name, source))
+    float32 = [case.label for case in exercise.cases() if case.shape.endswith("float32")]
+    assert float32 and report.failed_labels() == float32, report.format()
+    for result in report.results:
+        if not result.passed:
+            assert "has dtype float64, expected float32 (the dtype of the inputs)" in result.message
+
+
+def test_a_float32_answer_to_float64_inputs_fails(tmp_path):
+    source = plant("dense_backward", "return dx, dw, db",
+                   "return dx.astype(np.float32), dw.astype(np.float32), db.astype(np.float32)")
+    report = grade_source(tmp_path, "dense_backward", source)
+    float64 = [label for label in labels("dense_backward") if "float32" not in label]
+    assert report.failed_labels() == float64, report.format()
+    assert "has dtype float32, expected float64" in report.results[0].message
 
 
 # --- whatever the student's code does is reported per case -----------------------------
@@ -524,7 +608,7 @@ def test_check_exit_codes(capsys, tmp_path):
     assert main(["check", "no_such_exercise", "--reference"]) == 2
     assert main(["check", "elbo", "--file", str(tmp_path / "missing.py")]) == 2
     assert main(["check", "all", "--file", str(stub)]) == 2
-    assert "no exercise 'no_such_exercise'" in capsys.readouterr().err
+    assert "error: NAME: expected an exercise (dense_backward, " in capsys.readouterr().err
 
 
 def test_python_dash_m_grades_a_file(tmp_path):

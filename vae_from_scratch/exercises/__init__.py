@@ -5,7 +5,8 @@ backward pass of a dense layer, a convolution, the KL term of the ELBO, the IWAE
 bound, …  A student copies the exercise's stub (a .py file in exercises/stubs/ whose
 docstrings state the task, the shapes and the equation), fills in the body, and runs
 the grader, which checks the function against finite differences and against the
-package's own implementation over shapes chosen to break the usual mistakes:
+package's own implementation over shapes chosen to break the usual mistakes, in a
+child process that it stops after 10 s a case (grading.py says why and how):
 
     python -m vae_from_scratch.exercises list
     python -m vae_from_scratch.exercises stub conv2d_forward > my_conv.py
@@ -20,6 +21,7 @@ reference functions and graded cases; grading.py holds what they share.  From Py
     print(report.format()); report.passed
 """
 
+import functools
 import pathlib
 from dataclasses import dataclass
 from types import ModuleType
@@ -27,7 +29,7 @@ from types import ModuleType
 from . import (bernoulli_log_likelihood, conv2d_backward, conv2d_forward, conv_transpose2d,
                dense_backward, elbo, gaussian_kl, iwae_bound, max_pool2d_backward,
                reparameterize, score_function)
-from .grading import CaseResult, Fail, Report, Student, load_functions, run_cases
+from .grading import DEFAULT_TIMEOUT, Report, load_file, run_in_child
 
 STUB_DIR = pathlib.Path(__file__).resolve().parent / "stubs"
 
@@ -99,26 +101,24 @@ class Exercise:
     def cases(self):
         return self.module.cases()
 
-    def grade(self, functions, source="<functions>", path=None):
-        """Grade {function name: callable}; returns a Report (never raises)."""
-        student = Student(functions, path=path)
-        return Report(self.name, source, self.heading(), run_cases(self.cases(), student))
+    def grade(self, functions, source="<functions>", path=None, timeout=DEFAULT_TIMEOUT):
+        """Grade {function name: callable} in a child process, at most `timeout` seconds a
+        case; returns a Report (never raises).  Where the child is spawned rather than
+        forked (not on Linux), the functions must be picklable: defined at module level."""
+        return self._grade(functools.partial(dict, functions), source, path, timeout)
 
-    def grade_file(self, path):
-        """Import the functions from the file at `path` and grade them."""
-        try:
-            functions = load_functions(path, self.functions)
-        except Fail as fail:
-            cases = self.cases()               # every case fails, with the same message
-            report = Report(self.name, str(path), self.heading(), load_error=fail.message)
-            report.results = [CaseResult(case.label, case.shape, False, None, fail.message)
-                              for case in cases]
-            return report
-        return self.grade(functions, source=str(path), path=path)
+    def grade_file(self, path, timeout=DEFAULT_TIMEOUT):
+        """Grade the functions of the file at `path`, which the child process imports."""
+        return self._grade(load_file(path, self.functions), str(path), path, timeout)
 
-    def grade_reference(self):
+    def grade_reference(self, timeout=DEFAULT_TIMEOUT):
         """Grade the package's own implementation (it must pass every case)."""
-        return self.grade(self.module.REFERENCE, source="the package's reference implementation")
+        return self.grade(self.module.REFERENCE, "the package's reference implementation",
+                          timeout=timeout)
+
+    def _grade(self, load, source, path, timeout):
+        results, load_error = run_in_child(self.cases(), self.functions, load, path, timeout)
+        return Report(self.name, source, self.heading(), results, load_error)
 
 
 EXERCISES = {module.NAME: Exercise(module) for module in _MODULES}

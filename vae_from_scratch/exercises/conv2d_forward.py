@@ -44,14 +44,43 @@ def _arrays(N, C, H, W, F, k, seed, dtype=np.float64):
     return x, w, b
 
 
-def _reference_case(label, N, C, H, W, F, k, s, p, seed, dtype=np.float64):
-    x, w, b = _arrays(N, C, H, W, F, k, seed, dtype)
-    expected, _ = numpy_conv.conv2d_forward(x, w, b, s, p)
+FLIPPED = ("that is the textbook convolution, with the kernel flipped; the layer computes a "
+           "cross-correlation, Σ w[f, c, u, v] · x_pad[n, c, i·s + u, j·s + v], with w as it is")
+_UP_DOWN = {-1: "up", 0: "", 1: "down"}
+_LEFT_RIGHT = {-1: "left", 0: "", 1: "right"}
+
+
+def _mistakes(x, w, b, s, p):
+    """{hint: what the mistake outputs}: the kernel flipped, and every window moved by one
+    pixel (up, down, left, right or diagonally), which is what a padding off by one gives."""
+    mistakes = {FLIPPED: numpy_conv.conv2d_forward(x, w[:, :, ::-1, ::-1], b, s, p)[0]}
+    # x padded by one more pixel all round, then cut so that row r + 1 + du of it is row
+    # r + du of x_pad: the window at (i·s, j·s) of `moved` is x_pad's at (i·s + du, j·s + dv)
+    big = np.pad(x, ((0, 0), (0, 0), (p + 1, p + 1), (p + 1, p + 1)))
+    H, W = x.shape[2] + 2 * p, x.shape[3] + 2 * p
+    for du in (-1, 0, 1):
+        for dv in (-1, 0, 1):
+            if (du, dv) != (0, 0):
+                moved = big[:, :, 1 + du:1 + du + H, 1 + dv:1 + dv + W]
+                where = " and ".join(filter(None, (_UP_DOWN[du], _LEFT_RIGHT[dv])))
+                hint = f"every window is one pixel too far {where}: is the padding off by one?"
+                mistakes[hint] = numpy_conv.conv2d_forward(moved, w, b, s, 0)[0]
+    return mistakes
+
+
+def _compare_case(label, x, w, b, s, p, expected):
+    """The student's output against `expected`, naming the mistake it reproduces."""
 
     def run(student):
-        return compare("out", forward_output(student.conv2d_forward(x, w, b, s, p), NAME), expected)
+        return compare("out", forward_output(student.conv2d_forward(x, w, b, s, p), NAME), expected,
+                       mistakes=lambda: _mistakes(x, w, b, s, p))
 
     return Case(label, describe_shapes(x=x, w=w, s=s, p=p), run)
+
+
+def _reference_case(label, N, C, H, W, F, k, s, p, seed, dtype=np.float64):
+    x, w, b = _arrays(N, C, H, W, F, k, seed, dtype)
+    return _compare_case(label, x, w, b, s, p, numpy_conv.conv2d_forward(x, w, b, s, p)[0])
 
 
 def _definition(x, w, b, s, p):
@@ -71,12 +100,7 @@ def _definition(x, w, b, s, p):
 
 def _definition_case(label, N, C, H, W, F, k, s, p, seed):
     x, w, b = _arrays(N, C, H, W, F, k, seed)
-    expected = _definition(x, w, b, s, p)
-
-    def run(student):
-        return compare("out", forward_output(student.conv2d_forward(x, w, b, s, p), NAME), expected)
-
-    return Case(label, describe_shapes(x=x, w=w, s=s, p=p), run)
+    return _compare_case(label, x, w, b, s, p, _definition(x, w, b, s, p))
 
 
 def cases():

@@ -11,7 +11,7 @@ stride larger than the kernel, output_padding, and a 1×1 input.
 import numpy as np
 
 from ..backend import numpy_conv
-from .grading import Case, Fail, compare, describe_shapes, forward_output, inner
+from .grading import TOL_FLOAT64, Case, Fail, compare, describe_shapes, forward_output, inner, name_mistake
 
 NAME = "conv_transpose2d"
 CHAPTER = "ch08"
@@ -34,6 +34,17 @@ get nothing but the bias.  Padding crops the border instead of adding zeros, and
 output_padding only makes the output (and hence out_pad) bigger at the bottom/right.
 Note the axes of w: (C_in, F_out, k, k), the transpose of conv2d's (F_out, C_in, k, k).
 """
+
+
+NOT_FLIPPED = ("that is what the kernel not flipped gives: spreading x out by the stride and "
+               "correlating needs w[:, :, ::-1, ::-1], since the adjoint of a cross-correlation "
+               "is a true convolution")
+
+
+def _mistakes(x, w, b, s, p, op):
+    """{hint: what the mistake outputs}: the transposed convolution with w flipped is what
+    the recipe "spread, pad, correlate" gives when it forgets to flip w."""
+    return {NOT_FLIPPED: numpy_conv.conv_transpose2d_forward(x, w[:, :, ::-1, ::-1], b, s, p, op)[0]}
 
 
 def _out_size(size, k, s, p, op):
@@ -64,8 +75,9 @@ def _adjoint_case(label, N, C, H, W, F, k, s, p, seed):
         rhs = inner(u, out)
         error = abs(lhs - rhs) / max(abs(lhs), abs(rhs), 1e-300)
         if not error < 1e-10:
+            mistake = name_mistake(out, lambda: _mistakes(y, w, zero_bias, s, p, (0, 0)), TOL_FLOAT64)
             raise Fail(f"⟨conv2d(u), y⟩ = {lhs:.6g} but ⟨u, convT(y)⟩ = {rhs:.6g}: "
-                       f"not the adjoint of conv2d (relative error {error:.1e})", error)
+                       f"not the adjoint of conv2d (relative error {error:.1e}){mistake}", error)
         return error
 
     return Case(label, describe_shapes(x=y, w=w, s=s, p=p), run)
@@ -77,7 +89,8 @@ def _reference_case(label, N, C, H, W, F, k, s, p, op=(0, 0), seed=0, dtype=np.f
 
     def run(student):
         out = student.conv_transpose2d_forward(x, w, b, s, p, op)
-        return compare("out", forward_output(out, NAME), expected)
+        return compare("out", forward_output(out, NAME), expected,
+                       mistakes=lambda: _mistakes(x, w, b, s, p, op))
 
     shape = describe_shapes(x=x, w=w, s=s, p=p) + (f", output_padding={op}" if any(op) else "")
     return Case(label, shape, run)

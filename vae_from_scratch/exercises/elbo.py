@@ -5,7 +5,7 @@ and a one-layer decoder: z = mu + σ ⊙ eps, logits = z Wᵀ + b, a Bernoulli l
 and the closed-form KL.  It puts the earlier exercises together (dense layer,
 reparameterization, Bernoulli log-likelihood, Gaussian KL), and adds the batch mean
 (thesis eq. 2.11).  Graded against the package's objectives.elbo (through the
-smallest model it accepts) and by central differences of it.
+smallest model it accepts), by central differences of it, and in float32.
 """
 
 import numpy as np
@@ -80,7 +80,7 @@ Signs: this is the gradient of the ELBO (to be maximised), not of the loss −EL
 """
 
 
-def _arrays(N, D, P, seed, weight_scale=1.0):
+def _arrays(N, D, P, seed, weight_scale=1.0, dtype=np.float64):
     rng = np.random.default_rng(seed)
     x = (rng.random((N, P)) < 0.4).astype(np.float64)
     mu = rng.standard_normal((N, D))
@@ -88,7 +88,7 @@ def _arrays(N, D, P, seed, weight_scale=1.0):
     eps = rng.standard_normal((N, D))
     W = weight_scale * rng.standard_normal((P, D))
     b = rng.standard_normal(P)
-    return x, mu, logvar, eps, W, b
+    return tuple(a.astype(dtype) for a in (x, mu, logvar, eps, W, b))
 
 
 def _unpack(result):
@@ -134,4 +134,5 @@ def cases():
         _reference_case("a confident decoder: logits ±50", 4, 2, 6, seed=3, weight_scale=30.0),
         _gradcheck_case("gradient check", 3, 2, 4, seed=4),
         _gradcheck_case("gradient check, batch 1", 1, 3, 5, seed=5),
+        _reference_case("float32 stays float32", 6, 3, 8, seed=6, dtype=np.float32),
     ]

@@ -48,6 +48,32 @@ The classic bug: σ = exp(logvar) (that reads logvar as log σ).  It is exp(0.5�
 """
 
 
+# The usual mistakes, each named by what it gets wrong (the messages must tell them apart:
+# a missing ½ and logvar read as log σ both leave a KL too large).
+LOG_SIGMA = ("logvar read as log σ, which makes σ² = exp(2·logvar); but logvar = log σ², "
+             "so σ² = exp(logvar)")
+NO_HALF = "the ½ is missing: KL = ½ Σ_d (σ² + mu² − 1 − log σ²), so ∂KL/∂logvar = ½ (σ² − 1)"
+NO_MINUS_ONE = "the −1 is missing: KL = ½ Σ_d (σ² + mu² − 1 − log σ²), so ∂KL/∂logvar = ½ (σ² − 1)"
+MEAN_OVER_D = "a mean over the latent dimensions: the KL is their sum, Σ_d (axis=1)"
+
+
+def _mistakes(mu, logvar, dkl):
+    """{output: {hint: what the mistake outputs}} for kl, dmu and dlogvar, each mistake
+    computed from its own (wrong) formula."""
+    D = mu.shape[1]
+    kl = _reference_gaussian_kl(mu, logvar)
+    dmu, dlogvar = _reference_gaussian_kl_backward(dkl, mu, logvar)
+    g = dkl[:, None]
+    return {
+        "kl": {LOG_SIGMA: _reference_gaussian_kl(mu, 2 * logvar), NO_HALF: 2 * kl,
+               NO_MINUS_ONE: kl + D / 2, MEAN_OVER_D: kl / D},
+        "dmu": {NO_HALF: 2 * dmu, MEAN_OVER_D: dmu / D},
+        # ∂/∂logvar of ½ (exp(2·logvar) − 2·logvar) and of ½ exp(logvar)
+        "dlogvar": {LOG_SIGMA: g * (np.exp(2 * logvar) - 1), NO_HALF: 2 * dlogvar,
+                    NO_MINUS_ONE: g * 0.5 * np.exp(logvar), MEAN_OVER_D: dlogvar / D},
+    }
+
+
 def _arrays(N, D, seed, mu_scale=1.0, logvar_range=(-2.0, 1.0), dtype=np.float64):
     rng = np.random.default_rng(seed)
     mu = (mu_scale * rng.standard_normal((N, D))).astype(dtype)
@@ -61,10 +87,14 @@ def _reference_case(label, N, D, seed, **kw):
     kl = _reference_gaussian_kl(mu, logvar)
     dmu, dlogvar = _reference_gaussian_kl_backward(dkl, mu, logvar)
 
+    def mistakes():
+        return _mistakes(mu, logvar, dkl)
+
     def run(student):
-        error = compare("kl", student.gaussian_kl(mu, logvar), kl)
+        error = compare("kl", student.gaussian_kl(mu, logvar), kl, mistakes=lambda: mistakes()["kl"])
         return max(error, compare_outputs(student.gaussian_kl_backward(dkl, mu, logvar),
-                                          {"dmu": dmu, "dlogvar": dlogvar}, "gaussian_kl_backward"))
+                                          {"dmu": dmu, "dlogvar": dlogvar}, "gaussian_kl_backward",
+                                          mistakes=mistakes))
 
     return Case(label, describe_shapes(mu=mu, logvar=logvar), run)
 
@@ -73,7 +103,8 @@ def _zero_case():
     mu, logvar = np.zeros((3, 4)), np.zeros((3, 4))
 
     def run(student):
-        return compare("kl", student.gaussian_kl(mu, logvar), np.zeros(3))
+        return compare("kl", student.gaussian_kl(mu, logvar), np.zeros(3),
+                       mistakes=lambda: _mistakes(mu, logvar, np.ones(3))["kl"])
 
     return Case("q = p gives KL = 0", describe_shapes(mu=mu, logvar=logvar), run)
 

@@ -17,14 +17,28 @@ A check that fails raises `Fail` with a message saying what is wrong and where (
 entry with the largest error, the shape that differs).  Everything the student's code
 can do wrong (raise, return the wrong thing, return NaN, change its inputs) becomes
 such a message for that one case, never a traceback that stops the grading.
+
+The student's code runs in a child process (`ChildProcess`); the checks run here, in
+the grader's own process, on the arrays that come back.  A case that keeps the child
+busy longer than the time limit is stopped ("case 3: no answer after 10 s"), a child
+that dies (sys.exit or os._exit, a signal, a crash) fails its case with what happened,
+and either way the next case gets a fresh child.  A failure that reproduces one of
+the usual mistakes, computed by the exercise on the same inputs (a flipped kernel, a
+missing ½), is named in the message.
 """
 
 import contextlib
+import functools
 import importlib.util
 import inspect
+import io
 import math
+import multiprocessing
 import pathlib
+import pickle
+import signal
 import sys
+import time
 import traceback
 import warnings
 from dataclasses import dataclass, field
@@ -41,6 +55,16 @@ from ..gradcheck import compare_gradients, numerical_gradient, relative_error
 TOL_FLOAT64 = 1e-8
 TOL_FLOAT32 = 1e-4
 TOL_GRADCHECK = 1e-6
+
+# How long the student's code may run in one case.  A loop-by-loop solution needs well
+# under a second for any case here; 10 s leaves room for a slow machine and still ends
+# an endless loop soon enough (the command line's --timeout changes it).
+DEFAULT_TIMEOUT = 10.0
+
+# "fork" starts a child in milliseconds, with the package already imported.  Elsewhere
+# (macOS, Windows) fork is unsafe or missing, and "spawn" starts a fresh interpreter:
+# everything handed to the child is picklable for that reason.
+START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
 
 
 class Fail(Exception):
@@ -154,7 +178,10 @@ class Student:
                 result = fn(*copies)
         except NotImplementedError:
             raise Fail(f"{name} is not implemented yet (it raises NotImplementedError)") from None
-        except (Exception, SystemExit) as error:     # anything the student's code raises is a result
+        except SystemExit as stop:
+            raise Fail(f"{name} called {_exit_call(stop)}: a function must return its result, "
+                       f"not end the program{self._where(stop)}") from None
+        except BaseException as error:     # anything the student's code raises is a result
             raise Fail(f"{name} raised {type(error).__name__}: {error}{self._where(error)}") from None
         for position, (before, after) in enumerate(zip(originals, copies)):
             if not _same(before, after):
@@ -173,6 +200,11 @@ class Student:
         frame = mine[-1]
         code = f": {frame.line.strip()}" if frame.line else ""
         return f"\n({pathlib.Path(frame.filename).name}, line {frame.lineno}{code})"
+
+
+def _exit_call(stop):
+    """'sys.exit(0)' for the SystemExit that sys.exit(0) raised."""
+    return f"sys.exit({'' if stop.code is None else repr(stop.code)})"
 
 
 def _copy_arrays(a):
@@ -253,12 +285,13 @@ def check_form(name, got, expected, dtype=True):
     return got
 
 
-def compare(name, got, expected, tol=None):
+def compare(name, got, expected, tol=None, mistakes=None):
     """Fail unless `got` matches `expected` in shape, dtype and value; returns the error.
 
     The error is normwise relative (see the module notes).  The message names the entry
-    with the largest difference, and says so when the whole answer is off by one factor
-    (a sign, a ½, a sum where a mean belongs) or by one constant.
+    with the largest difference.  It names the mistake too when `got` is what one of
+    `mistakes` outputs (see `name_mistake`), and otherwise says so when the whole answer
+    is off by one factor (a sign, a ½, a sum where a mean belongs) or by one constant.
     """
     expected = np.asarray(expected)
     got = check_form(name, got, expected)
@@ -277,16 +310,41 @@ def compare(name, got, expected, tol=None):
         message = (f"{name}: relative error {error:.1e} (tolerance {tol:.0e}); largest difference at "
                    f"{_index(name, worst, g.shape)}: got {g.reshape(-1)[worst]:.6g}, "
                    f"expected {e.reshape(-1)[worst]:.6g}")
-        raise Fail(message + _pattern(g, e), error)
+        raise Fail(message + (name_mistake(g, mistakes, tol) or _pattern(g, e)), error)
     return error
 
 
-def compare_outputs(result, expected, who, tol=None):
+def compare_outputs(result, expected, who, tol=None, mistakes=None):
     """Unpack `result` into the outputs named by `expected` ({name: expected array}) and
-    compare each (one output: `result` is the array itself).  Returns the largest error."""
+    compare each (one output: `result` is the array itself).  Returns the largest error.
+
+    mistakes: None, or a function of no arguments returning {output name: {hint: what
+    the mistake outputs}}; an output it does not name has no known mistakes.
+    """
     names = list(expected)
     got = outputs(result, names, who) if len(names) > 1 else (result,)
-    return max(compare(name, value, expected[name], tol) for name, value in zip(names, got))
+    return max(compare(name, value, expected[name], tol,
+                       None if mistakes is None else (lambda name=name: mistakes().get(name, {})))
+               for name, value in zip(names, got))
+
+
+def name_mistake(got, mistakes, tol):
+    """A line "(hint)" for the first of the usual mistakes that `got` reproduces, or "".
+
+    mistakes: None, or a function of no arguments returning {hint: what that mistake
+    outputs on the case's inputs}, computed by the exercise (the convolution with the
+    kernel flipped, the KL without its ½, …).  It is called only once a case has
+    failed, so that a passing grade costs nothing extra.  A mistake matches when it is
+    as close to `got` as `tol` requires of a right answer.
+    """
+    if mistakes is None:
+        return ""
+    got = np.asarray(got, dtype=np.float64)
+    for hint, wrong in mistakes().items():
+        wrong = np.asarray(wrong, dtype=np.float64)
+        if wrong.shape == got.shape and np.isfinite(wrong).all() and relative_error(got, wrong) <= tol:
+            return f"\n({hint})"
+    return ""
 
 
 def _pattern(g, e):
@@ -352,9 +410,11 @@ def inner(a, b):
 # --- running an exercise --------------------------------------------------------------
 
 def run_cases(cases, student):
-    """Run every case; never raises.  Returns a list of CaseResult."""
+    """Run every case against `student` (a ChildProcess); never raises.  Returns a list
+    of CaseResult."""
     results = []
-    for case in cases:
+    for number, case in enumerate(cases, 1):
+        student.start_case(number)
         try:
             error = case.run(student)
             results.append(CaseResult(case.label, case.shape, True, error))
@@ -377,6 +437,8 @@ def load_functions(path, names):
         raise Fail(f"no such file: {path}")
     module_name = f"_exercise_submission_{abs(hash(str(path.resolve())))}"
     spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None:                    # Python imports .py files (and a few other suffixes)
+        raise Fail(f"{path.name} is not a Python file (.py)")
     module = importlib.util.module_from_spec(spec)
     folder = str(path.resolve().parent)
     sys.path.insert(0, folder)          # the file may import a helper module next to it
@@ -384,7 +446,7 @@ def load_functions(path, names):
     try:
         with _quiet():
             spec.loader.exec_module(module)
-    except (Exception, SystemExit) as error:
+    except BaseException as error:     # whatever the file does at import time is its result
         del sys.modules[module_name]
         where = ""          # a SyntaxError's message already says where
         if not isinstance(error, SyntaxError):
@@ -392,6 +454,9 @@ def load_functions(path, names):
                       if pathlib.Path(f.filename).resolve() == path.resolve()]
             if frames:
                 where = f" (line {frames[-1].lineno})"
+        if isinstance(error, SystemExit):
+            raise Fail(f"importing {path.name} called {_exit_call(error)}{where}: a solution file "
+                       f"defines functions, it does not end the program") from None
         raise Fail(f"importing {path.name} raised {type(error).__name__}: {error}{where}") from None
     finally:
         sys.path.remove(folder)
@@ -409,6 +474,220 @@ def _quiet():
         yield
 
 
+# --- the child process ------------------------------------------------------------------
+
+class ChildProcess:
+    """The student's functions, run in a child process that the grader can stop.
+
+    student.conv2d_forward(x, w, b, 1, 0) sends the call to the child, which loaded the
+    functions itself (`load()`, a picklable function of no arguments returning {name:
+    function}) and calls them through `Student` (copies of the arguments, exceptions
+    and in-place changes turned into Fail).  What comes back is the function's result
+    when it is made of arrays, numbers and tuples, lists or dicts of them, or a Fail.
+    Nothing the student's code does can reach the grader: a hang is stopped after
+    `timeout` seconds per case (the time of all the case's calls together), a child
+    that dies fails its case with its exit code or signal, and after either the next
+    call starts a fresh child.  The checks run here, on the results, so the student's
+    code cannot change them either.  Use it as a context manager (the child is ended on
+    exit); `start()` loads the functions, or raises Fail saying why it cannot.
+    """
+
+    def __init__(self, names, load, path=None, timeout=DEFAULT_TIMEOUT):
+        self._names = tuple(names)
+        self._load, self._path, self.timeout = load, path, timeout
+        self._process = self._connection = None
+        self._case, self._seconds_left = 0, timeout
+
+    def __getattr__(self, name):
+        if name.startswith("_") or name not in self.__dict__.get("_names", ()):
+            raise AttributeError(name)
+        return lambda *args: self._call(name, args)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def start(self):
+        context = multiprocessing.get_context(START_METHOD)
+        self._connection, child_end = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child_end, self._load, self._path),
+                                        daemon=True)     # ended with the grader, whatever happens
+        with warnings.catch_warnings():
+            # Python ≥ 3.12 warns about fork when BLAS threads are running; the child
+            # only calls NumPy and the student's code, which fork does not upset
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self._process.start()
+        child_end.close()
+        what = f"importing {pathlib.Path(self._path).name}" if self._path else "loading the functions"
+        try:
+            self._answer(what, self.timeout)
+        except Fail:
+            self._stop()                   # so that the next call tries again, from the start
+            raise
+
+    def start_case(self, number):
+        """The calls that follow belong to case `number`: its messages and its time."""
+        self._case, self._seconds_left = number, self.timeout
+
+    def close(self):
+        """Ask the child to finish (it flushes what the student printed), then end it."""
+        if self._process is not None and self._process.is_alive():
+            with contextlib.suppress(OSError):
+                self._connection.send(None)
+            self._process.join(1.0)
+        self._stop()
+
+    def _call(self, name, args):
+        if self._process is None:          # the first call, or the last child died
+            self.start()
+        started = time.monotonic()
+        try:
+            self._connection.send((name, args))
+            return self._answer(f"case {self._case}", self._seconds_left)
+        except OSError:                    # the pipe broke: the child is gone
+            raise Fail(f"case {self._case}: {self._ended()}") from None
+        finally:
+            self._seconds_left -= time.monotonic() - started
+
+    def _answer(self, what, seconds):
+        """The child's answer, or Fail when it gives none in time, dies, or sends nonsense."""
+        if not self._connection.poll(max(seconds, 0.0)):
+            self._stop()
+            raise Fail(f"{what}: no answer after {self.timeout:g} s; stopped it (an endless loop? "
+                       f"the limit is --timeout SECONDS)")
+        try:
+            message = self._connection.recv_bytes()
+        except (EOFError, OSError):
+            raise Fail(f"{what}: {self._ended()}") from None
+        try:
+            status, value = _ArraysOnly(io.BytesIO(message)).load()
+        except Exception as error:         # the child is the student's: it could send anything
+            self._stop()
+            raise Fail(f"{what}: the answer could not be read ({error})") from None
+        if status != "ok":
+            raise Fail(str(value))
+        return value
+
+    def _ended(self):
+        """What became of a child that closed its end of the pipe."""
+        self._process.join(1.0)
+        code = self._process.exitcode
+        self._stop()
+        if code is None:
+            return "the process stopped answering"
+        if code < 0:
+            return f"the process was killed by signal {_signal_name(-code)}"
+        return f"the process ended with exit code {code} (did your code call sys.exit or os._exit?)"
+
+    def _stop(self):
+        if self._process is not None:
+            if self._process.is_alive():
+                self._process.kill()
+            self._process.join()
+            self._connection.close()
+        self._process = self._connection = None
+
+
+# What a signal says about the student's code, for the common ones.
+_SIGNAL_CAUSES = {"SIGKILL": "did your code kill its process, or use up the memory?",
+                  "SIGSEGV": "a crash inside compiled code, such as an out-of-bounds ctypes access",
+                  "SIGTERM": "did your code end its process?", "SIGABRT": "an abort in compiled code"}
+
+
+def _signal_name(number):
+    """'SIGKILL (did your code kill its process, …?)' for 9."""
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        return str(number)
+    return f"{name} ({_SIGNAL_CAUSES[name]})" if name in _SIGNAL_CAUSES else name
+
+
+def _serve(connection, load, path):
+    """The child: load the functions, then answer calls (name, args) until sent None.
+
+    Each answer is ("ok", value) or ("fail", message); the first one says whether the
+    functions loaded.
+    """
+    try:
+        student = Student(load(), path)
+    except Fail as fail:
+        connection.send(("fail", fail.message))
+        return
+    except Exception as error:             # a bug of the grader's, reported rather than printed
+        connection.send(("fail", f"could not load the functions: {type(error).__name__}: {error}"))
+        return
+    connection.send(("ok", None))
+    while True:
+        try:
+            request = connection.recv()
+        except EOFError:                   # the grader is gone
+            return
+        if request is None:
+            return
+        name, args = request
+        try:
+            answer = ("ok", _plain(getattr(student, name)(*args), name))
+        except Fail as fail:
+            answer = ("fail", fail.message)
+        try:
+            connection.send(answer)
+        except Exception as error:         # an array NumPy cannot pickle, say
+            connection.send(("fail", f"{name}'s result could not be sent: {type(error).__name__}: {error}"))
+
+
+def _plain(value, who):
+    """value as arrays, numbers, strings, None and tuples/lists/dicts of them, which the
+    grader reads back without running any of the student's code; Fail for anything else."""
+    if value is None or isinstance(value, (bool, int, float, complex, str)):
+        return value
+    if isinstance(value, (np.ndarray, np.generic)) and not value.dtype.hasobject:
+        return np.asarray(value) if isinstance(value, np.ndarray) else value   # np.matrix → ndarray
+    if isinstance(value, (tuple, list)):
+        items = [_plain(item, who) for item in value]
+        return items if isinstance(value, list) else tuple(items)
+    if isinstance(value, dict):
+        return {_plain(key, who): _plain(item, who) for key, item in value.items()}
+    raise Fail(f"{who} returned a {type(value).__name__}; the grader reads NumPy arrays, numbers, "
+               f"and tuples, lists or dicts of them")
+
+
+class _ArraysOnly(pickle.Unpickler):
+    """An unpickler that builds arrays, NumPy scalars and complex numbers and nothing else
+    (tuples, lists, dicts, strings and numbers need no class), so that whatever bytes a
+    child sends run no code in the grader."""
+
+    READABLE = {("numpy", "_reconstruct"), ("numpy", "ndarray"), ("numpy", "dtype"),
+                ("numpy", "scalar"), ("builtins", "complex")}
+
+    def find_class(self, module, name):
+        if (module.split(".")[0], name) not in self.READABLE:
+            raise pickle.UnpicklingError(f"{module}.{name} is not an array or a number")
+        return super().find_class(module, name)
+
+
+def run_in_child(cases, names, load, path=None, timeout=DEFAULT_TIMEOUT):
+    """Grade `cases` against the functions `names` that `load()` returns, in a child.
+
+    Returns (results, load_error): one CaseResult per case, and "" or the reason the
+    functions could not be loaded (then every case fails with it).
+    """
+    with ChildProcess(names, load, path, timeout) as student:
+        try:
+            student.start()
+        except Fail as fail:
+            failed = [CaseResult(case.label, case.shape, False, None, fail.message) for case in cases]
+            return failed, fail.message
+        return run_cases(cases, student), ""
+
+
+def load_file(path, names):
+    """A picklable function of no arguments that loads `names` from the file at `path`."""
+    return functools.partial(load_functions, path, tuple(names))
+
+
 def describe_shapes(**arrays_and_values):
     """'x (2, 3, 7, 7), w (4, 3, 3, 3), s=2, p=1': the shape column of the report.
     Arrays are float64 unless the text ends in their dtype ('…, float32')."""
@@ -423,6 +702,7 @@ def describe_shapes(**arrays_and_values):
     return ", ".join(parts + sorted(str(d) for d in dtypes))
 
 
-__all__ = ["Case", "CaseResult", "Fail", "Report", "Student", "compare", "check_form",
-           "compare_outputs", "gradient_check", "outputs", "forward_output", "inner", "run_cases",
-           "load_functions", "describe_shapes", "TOL_FLOAT64", "TOL_FLOAT32", "TOL_GRADCHECK"]
+__all__ = ["Case", "CaseResult", "ChildProcess", "Fail", "Report", "Student", "compare", "check_form",
+           "compare_outputs", "name_mistake", "gradient_check", "outputs", "forward_output", "inner",
+           "run_cases", "run_in_child", "load_functions", "load_file", "describe_shapes",
+           "DEFAULT_TIMEOUT", "TOL_FLOAT64", "TOL_FLOAT32", "TOL_GRADCHECK"]

@@ -6,7 +6,9 @@ log (1/K) Σ_k w_k (slides Concept 11.7).  Log-weights of images are in the hund
 thousands of nats, where exp under- or overflows; the exercise is to never leave the
 log domain.  Graded against objectives.log_mean_exp and objectives.softmax (what the
 package's iwae() is made of), with log-weights near −2000 and +1000, one dominant
-weight, K = 1 (where the bound is the ELBO), and by central differences.
+weight, one batch whose examples sit at very different scales (−2000, 0 and +1000:
+one shift for the whole batch does not do), K = 1 (where the bound is the ELBO),
+float32, and by central differences.
 """
 
 import numpy as np
@@ -47,11 +49,26 @@ constant and drops out.  Multiply by dbound[None, :].
 """
 
 
-def _arrays(K, N, seed, loc=0.0, scale=3.0):
+MEAN = ("that is the mean of the log-weights, the ELBO averaged over the K samples; the bound "
+        "is the log of the mean of the weights, log (1/K) Σ_k exp(log w_k)")
+NO_1_OVER_K = "the 1/K is missing: log Σ_k w_k is log K more than log (1/K) Σ_k w_k"
+
+
+def _mistakes(log_w, dbound):
+    """{output: {hint: what the mistake outputs}} for bound and dlog_w."""
+    K = log_w.shape[0]
+    mean_gradient = np.broadcast_to(dbound / K, log_w.shape)     # of the mean of the log w_k
+    return {"bound": {MEAN: log_w.mean(axis=0), NO_1_OVER_K: _reference_iwae_bound(log_w) + np.log(K)},
+            "dlog_w": {MEAN: mean_gradient}}
+
+
+def _arrays(K, N, seed, loc=0.0, scale=3.0, dtype=np.float64):
+    """log_w (K, N): loc + scale · a standard normal, where loc may be one number per
+    example (N,); dbound (N,)."""
     rng = np.random.default_rng(seed)
     log_w = loc + scale * rng.standard_normal((K, N))
     dbound = rng.standard_normal(N)
-    return log_w, dbound
+    return log_w.astype(dtype), dbound.astype(dtype)
 
 
 def _reference_case(label, K, N, seed, **kw):
@@ -60,8 +77,10 @@ def _reference_case(label, K, N, seed, **kw):
     dlog_w = _reference_iwae_bound_backward(dbound, log_w)
 
     def run(student):
-        error = compare("bound", student.iwae_bound(log_w), bound)
-        return max(error, compare("dlog_w", student.iwae_bound_backward(dbound, log_w), dlog_w))
+        error = compare("bound", student.iwae_bound(log_w), bound,
+                        mistakes=lambda: _mistakes(log_w, dbound)["bound"])
+        return max(error, compare("dlog_w", student.iwae_bound_backward(dbound, log_w), dlog_w,
+                                  mistakes=lambda: _mistakes(log_w, dbound)["dlog_w"]))
 
     return Case(label, describe_shapes(log_w=log_w), run)
 
@@ -85,6 +104,10 @@ def cases():
         _reference_case("log w near +1000: exp overflows", 6, 2, seed=3, loc=1000.0, scale=10.0),
         _reference_case("one weight dominates", 10, 3, seed=4, scale=300.0),
         _reference_case("batch 1, K = 50", 50, 1, seed=5, loc=-300.0, scale=2.0),
+        # one shift for the whole batch leaves the −2000 example with exp(−3000) = 0
+        _reference_case("examples near -2000, 0, +1000", 6, 3, seed=8,
+                        loc=np.array([-2000.0, 0.0, 1000.0]), scale=10.0),
         _gradcheck_case("gradient check", 4, 3, seed=6),
         _gradcheck_case("gradient check, K = 1", 1, 2, seed=7),
+        _reference_case("float32 stays float32", 7, 4, seed=9, loc=-500.0, scale=5.0, dtype=np.float32),
     ]

@@ -64,12 +64,26 @@ def _gradcheck_case(label, N, C, H, W, k, s, seed):
     return Case(label, describe_shapes(x=x, k=k, s=s), run)
 
 
+AVERAGE = ("the gradient is spread evenly over each window, as in average pooling; in max "
+           "pooling all of dout[n, c, i, j] goes to the window's largest entry")
+
+
+def _average_pool_backward(dout, k, s, shape):
+    """dx of average pooling: each window's dout / k², added to every entry of the window."""
+    dx = np.zeros(shape)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            dx[:, :, i * s:i * s + k, j * s:j * s + k] += dout[:, :, i, j, None, None] / (k * k)
+    return dx
+
+
 def _reference_case(label, N, C, H, W, k, s, seed, dtype=np.float64):
     x, dout = _arrays(N, C, H, W, k, s, seed, dtype)
     expected = _reference_max_pool2d_backward(dout, (x, k, s))
 
     def run(student):
-        return compare("dx", student.max_pool2d_backward(dout, (x, k, s)), expected)
+        return compare("dx", student.max_pool2d_backward(dout, (x, k, s)), expected,
+                       mistakes=lambda: {AVERAGE: _average_pool_backward(dout, k, s, x.shape)})
 
     return Case(label, describe_shapes(x=x, k=k, s=s), run)
 
