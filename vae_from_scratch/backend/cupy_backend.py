@@ -35,7 +35,8 @@ import functools
 from . import KERNELS, Backend, BackendUnavailable
 from .numpy_im2col import conv_output_size
 
-INSTALL_HINT = 'install it with: pip install -e ".[gpu]"'
+INSTALL_HINT = ('install it with: pip install -e ".[gpu]" (CUDA 12) or -e ".[gpu-cuda13]" '
+                '(CUDA 13); nvidia-smi shows the CUDA version of the driver')
 
 
 # --- window index arithmetic ----------------------------------------------------------
