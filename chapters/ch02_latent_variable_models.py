@@ -38,7 +38,8 @@ matplotlib.use("Agg")                       # figures go to files, no screen nee
 import matplotlib.pyplot as plt
 import numpy as np
 
-from vae_from_scratch.apps.chapter_tools import parse_chapter_args, write_results
+from vae_from_scratch.apps.chapter_tools import (parse_chapter_args, run_as_script,
+                                                 write_results)
 from vae_from_scratch.viz.plots import save_figure
 from vae_from_scratch.objectives import log_likelihood, log_mean_exp
 from vae_from_scratch.models.toy import GaussianMixture, LinearGaussianModel
@@ -316,4 +317,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_as_script(main)

@@ -39,7 +39,8 @@ matplotlib.use("Agg")                       # figures go to files, no screen nee
 import matplotlib.pyplot as plt
 import numpy as np
 
-from vae_from_scratch.apps.chapter_tools import parse_chapter_args, write_results
+from vae_from_scratch.apps.chapter_tools import (parse_chapter_args, run_as_script,
+                                                 write_results)
 from vae_from_scratch.viz.plots import save_figure
 from vae_from_scratch.distributions import DiagonalGaussian, StandardNormal
 from vae_from_scratch.objectives import elbo
@@ -324,4 +325,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_as_script(main)

@@ -33,7 +33,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
-from vae_from_scratch.apps.chapter_tools import parse_chapter_args, write_results
+from vae_from_scratch.apps.chapter_tools import (parse_chapter_args, run_as_script,
+                                                 write_results)
 from vae_from_scratch.backend import get_backend, to_numpy
 from vae_from_scratch.data import binarize_static, load_for_vae
 from vae_from_scratch.distributions import StandardNormal
@@ -386,4 +387,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_as_script(main)

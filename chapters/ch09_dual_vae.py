@@ -54,7 +54,9 @@ matplotlib.use("Agg")                       # figures go to files, no screen nee
 import matplotlib.pyplot as plt
 import numpy as np
 
-from vae_from_scratch.apps.chapter_tools import parse_chapter_args, write_results
+from vae_from_scratch.apps.chapter_tools import (parse_chapter_args, run_as_script,
+                                                 write_results)
+from vae_from_scratch.apps.options import whole
 from vae_from_scratch.viz.plots import save_figure
 from vae_from_scratch.backend import get_backend, to_numpy
 from vae_from_scratch.data.synthetic import (SYNTHETIC_NAMES, ascii_map,
@@ -81,12 +83,13 @@ def parse_args(argv=None):
 
     def options(p):
         p.add_argument("--datasets", nargs="+", default=list(SYNTHETIC_NAMES),
-                       choices=SYNTHETIC_NAMES)
-        p.add_argument("--epochs", type=int, default=None, help="default 30 (quick: 2)")
+                       choices=SYNTHETIC_NAMES, help="the data sets (default all three)")
+        p.add_argument("--epochs", type=whole(1), default=None,
+                       help="epochs per run (default 30, 2 with --quick)")
         p.add_argument("--weight-on", default="elbo", choices=("elbo", "reconstruction"),
                        help="for section 4's run: the 450 multiplies all of ELBO2 (thesis) "
                             "or only its reconstruction term (section 5's remedy always "
-                            "uses the latter)")
+                            "uses the latter) (default %(default)s)")
 
     return parse_chapter_args(argv, "ch09", "Chapter 9: the dual VAE (thesis §2.9, ch. 3)",
                               "256 training images and 2 epochs per data set and run: "
@@ -675,4 +678,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_as_script(main)

@@ -28,7 +28,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
-from vae_from_scratch.apps.chapter_tools import parse_chapter_args, write_results
+from vae_from_scratch.apps.chapter_tools import (parse_chapter_args, run_as_script,
+                                                 write_results)
 from vae_from_scratch.backend import get_backend, to_numpy
 from vae_from_scratch.data import load_for_vae
 from vae_from_scratch.viz.latent_space import (active_units, decode_mean,
@@ -578,4 +579,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_as_script(main)

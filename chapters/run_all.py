@@ -3,14 +3,14 @@
     python chapters/run_all.py [--quick] [--out DIR] [--seed S] [--only ch02 ch05 …]
 
 Every `chapters/chNN_*.py` present is run as `python chNN_….py [--quick] --out DIR/chNN`
-(DIR defaults to runs/chapters, the chapters' own default folders).  Its output goes to
+(DIR defaults to runs/chapters, or runs/chapters-quick with --quick: the chapters' own
+default folders).  Its output goes to
 DIR/chNN/output.txt, and one line is printed per chapter: its name, the seconds it took,
 OK or FAILED, and its key numbers — the "summary" entry of the results.json it wrote,
 else its last line starting with "summary:", else its last line of output.  A failed
 chapter also shows the end of its output.  The exit code is 1 if any chapter failed.
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -19,6 +19,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+if str(HERE.parent) not in sys.path:             # the package, from a plain checkout too
+    sys.path.insert(0, str(HERE.parent))
+from vae_from_scratch.apps.options import Parser, folder, real, seed  # noqa: E402
 
 
 def chapters(only=None):
@@ -78,13 +81,21 @@ def run_chapter(script, out_root, quick, seed, timeout):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Run every chapter script and summarize.")
-    p.add_argument("--quick", action="store_true", help="run each chapter's --quick mode")
-    p.add_argument("--out", default="runs/chapters", help="parent folder of the chapters' folders")
-    p.add_argument("--seed", type=int, default=None, help="passed on to every chapter")
-    p.add_argument("--only", nargs="*", default=None, help="chapter prefixes, e.g. ch02 ch05")
-    p.add_argument("--timeout", type=float, default=None, help="seconds allowed per chapter")
+    p = Parser(prog="python chapters/run_all.py",
+               description="Run every chapter script and summarize.")
+    p.add_argument("--quick", action="store_true",
+                   help="run each chapter's --quick mode (default: off)")
+    p.add_argument("--out", type=folder, default=None,
+                   help="parent folder of the chapters' folders (default runs/chapters, or "
+                        "runs/chapters-quick with --quick)")
+    p.add_argument("--seed", type=seed, default=None,
+                   help="passed on to every chapter (default: each chapter's, 0)")
+    p.add_argument("--only", nargs="*", default=None,
+                   help="chapter prefixes, e.g. ch02 ch05 (default: every chapter)")
+    p.add_argument("--timeout", type=real(0.0), default=None,
+                   help="seconds allowed per chapter (default: no limit)")
     args = p.parse_args(argv)
+    args.out = args.out or ("runs/chapters-quick" if args.quick else "runs/chapters")
     scripts = chapters(args.only)
     if not scripts:
         print("no chapter scripts found", file=sys.stderr)

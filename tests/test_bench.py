@@ -213,8 +213,7 @@ def test_bench_quick_runs_and_writes_json(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--backends", "numpy,nope"], "unknown backend 'nope'"),
     (["--models", "dual,cnn"], "unknown model(s) 'cnn'"),
-    (["--epochs", "0"], "--epochs"),
-])
+])                           # --epochs 0 is the parser's: tests/test_cli_errors.py
 def test_bad_names_are_clear_errors_before_anything_runs(capsys, argv, message):
     code = main(["bench", "--quick"] + argv)
     captured = capsys.readouterr()

@@ -268,10 +268,10 @@ def test_chapter_tools_parse_save_and_write(tmp_path, capsys):
 
     from vae_from_scratch.apps.chapter_tools import parse_chapter_args, write_results
     from vae_from_scratch.viz.plots import save_figure
-    args = parse_chapter_args(["--quick", "-f", "kernel.json"], "ch99", "test", "fast",
+    args = parse_chapter_args(["--quick", "--out", str(tmp_path)], "ch99", "test", "fast",
                               backend=True, extra=lambda p: p.add_argument("--k", type=int))
-    assert args.quick and args.out == "runs/chapters/ch99" and args.backend == "numpy"
-    assert args.seed == 0 and args.k is None                  # the kernel's -f is ignored
+    assert args.quick and args.out == str(tmp_path) and args.backend == "numpy"
+    assert args.seed == 0 and args.k is None
     fig = plt.figure()
     path = save_figure(fig, tmp_path / "f.png", dpi=110)
     assert path == tmp_path / "f.png" and path.stat().st_size > 0
@@ -282,3 +282,44 @@ def test_chapter_tools_parse_save_and_write(tmp_path, capsys):
     assert capsys.readouterr().out.strip() == "summary: s"
     with pytest.raises(TypeError, match="cannot write a ndarray"):
         write_results({"summary": "s", "a": np.zeros(2)}, tmp_path)
+
+
+def test_chapter_arguments_unknown_bad_and_the_folder_of_another_run(tmp_path, capsys,
+                                                                     monkeypatch):
+    import sys
+    import types
+
+    from vae_from_scratch.apps.chapter_tools import parse_chapter_args, write_results
+
+    def parse(argv):
+        return parse_chapter_args(argv, "ch99", "test", "fast", backend=True)
+
+    for argv, message in ((["--quik"], "unknown argument(s) --quik"),
+                          (["--seed", "-1"], "--seed: expected a whole number ≥ 0, got '-1'"),
+                          (["--backend", "torch"], "--backend: expected one of numpy, numba, "
+                                                   "cupy, auto, got 'torch'")):
+        with pytest.raises(SystemExit) as stop:
+            parse(argv + ["--out", str(tmp_path / "never")])
+        assert stop.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()
+
+    # inside a notebook kernel, sys.argv holds the kernel's own arguments: ignored there
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setattr(sys, "argv", ["ipykernel_launcher.py", "-f", "kernel.json"])
+    monkeypatch.chdir(tmp_path)
+    args = parse(None)
+    assert not args.quick and args.out == "runs/chapters/ch99"
+    monkeypatch.setattr(sys, "argv", ["ipykernel_launcher.py", "--quick"])
+    assert parse(None).out == "runs/chapters-quick/ch99"      # --quick has its own folder
+    monkeypatch.delitem(sys.modules, "ipykernel")
+
+    out = str(tmp_path / "mine")
+    parse(["--out", out, "--seed", "1"])
+    write_results({"summary": "s"}, out)                      # a finished run, seed 1
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        parse(["--out", out, "--seed", "2"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2
+    assert "holds a finished chapter ch99 run with other options (--seed 1 there, 2 here)" in err
+    assert parse(["--out", out, "--seed", "2", "--force"]).seed == 2

@@ -142,12 +142,16 @@ def test_every_command_takes_a_backend_and_refuses_one_that_cannot_run(command, 
                                                                         monkeypatch):
     from vae_from_scratch.backend import BackendUnavailable, get_backend
     from vae_from_scratch.apps.cli import main
-    assert main([command, "--backend", "tensorflow"]) == 1
+    with pytest.raises(SystemExit) as stop:                   # an unknown name: a usage error
+        main([command, "--backend", "tensorflow"])
+    assert stop.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: unknown backend 'tensorflow'") and "numpy" in err
+    assert "--backend: expected one of numpy, numba, cupy, auto, got 'tensorflow'" in err
     monkeypatch.setenv("VAE_BACKEND", "no-such-backend")      # the environment is the default
-    assert main([command]) == 1
-    assert "no-such-backend" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main([command])
+    assert stop.value.code == 2 and "no-such-backend" in capsys.readouterr().err
+    monkeypatch.delenv("VAE_BACKEND")
     try:
         get_backend("cupy")
     except BackendUnavailable as why:                         # the reason reaches the user
@@ -172,4 +176,4 @@ def test_blas_threads_option_refuses_a_count_below_one(command, capsys):
     with pytest.raises(SystemExit) as stop:
         main([command, "--blas-threads", "0"])
     assert stop.value.code == 2
-    assert "--blas-threads: expected a positive number, got 0" in capsys.readouterr().err
+    assert "--blas-threads: expected a whole number ≥ 1, got '0'" in capsys.readouterr().err

@@ -22,7 +22,7 @@ LAYERS = [
     {"objectives", "optim"},
     {"models"},
     {"train"},
-    {"viz"},
+    {"viz", "run_folder"},
     {"thesis", "exercises"},
     {"apps", "__main__"},
 ]

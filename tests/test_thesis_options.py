@@ -76,13 +76,13 @@ def test_metrics_json_is_what_heldout_npz_gives(grey_run):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--latent1", "0"], "--latent1: expected a whole number >= 1, got 0"),
-    (["--latent2", "-2"], "--latent2: expected a whole number >= 1, got -2"),
-    (["--free-bits2", "-1"], "--free-bits2: expected a finite number >= 0, got -1.0"),
-    (["--decorrelate", "nan"], "--decorrelate: expected a finite number >= 0, got nan"),
-    (["--lr", "0"], "--lr: expected a finite number > 0, got 0.0"),
-    (["--data-mode", "colour"], "invalid choice: 'colour'"),
-    (["--decoder1", "fancy"], "invalid choice: 'fancy'"),
+    (["--latent1", "0"], "--latent1: expected a whole number ≥ 1, got '0'"),
+    (["--latent2", "-2"], "--latent2: expected a whole number ≥ 1, got '-2'"),
+    (["--free-bits2", "-1"], "--free-bits2: expected a finite number ≥ 0, got '-1'"),
+    (["--decorrelate", "nan"], "--decorrelate: expected a finite number ≥ 0, got 'nan'"),
+    (["--lr", "0"], "--lr: expected a finite number > 0, got '0'"),
+    (["--data-mode", "colour"], "--data-mode: expected one of binary, grey, got 'colour'"),
+    (["--decoder1", "fancy"], "--decoder1: expected one of plain, structured, got 'fancy'"),
 ])
 def test_bad_option_values_are_one_line(args, message, tmp_path):
     run = _thesis("--quick", "--out", str(tmp_path), *args)

@@ -141,16 +141,36 @@ def test_nan_stops_the_run_and_keeps_the_last_checkpoint(tmp_path):
     x = _toy_data()
     ckpt = tmp_path / "run.npz"
     model, opt = _setup()
-    fit(model, opt, x, epochs=1, batch_size=16, rng=np.random.default_rng(0), checkpoint=ckpt,
-        quiet=True)
-    before = ckpt.read_bytes()
-    bad = x.copy()
-    bad[20] = np.nan                                   # lands in some batch of epoch 2
-    with pytest.raises(DivergenceError, match=r"epoch 2, batch \d+: .*nan.*last good checkpoint"):
-        fit(model, opt, bad, epochs=3, batch_size=16, rng=np.random.default_rng(0),
-            binarize=None, checkpoint=ckpt, resume=True, quiet=True)
-    assert ckpt.read_bytes() == before
+    saved = {}
+
+    def poison(epoch, record, model):                  # after epoch 1's checkpoint is written
+        saved["bytes"] = ckpt.read_bytes()
+        model.params["decoder.0.W"][0, 0] = np.nan     # a weight gone bad: epoch 2 diverges
+
+    with pytest.raises(DivergenceError, match=r"epoch 2, batch 0: .*nan.*last good checkpoint"):
+        fit(model, opt, x, epochs=3, batch_size=16, rng=np.random.default_rng(0),
+            binarize=None, checkpoint=ckpt, callbacks=[poison], quiet=True)
+    assert ckpt.read_bytes() == saved["bytes"]
     assert load_checkpoint(ckpt, _setup()[0])["epoch"] == 1
+
+
+def test_divergence_before_any_checkpoint_mentions_none(tmp_path):
+    model, opt = _setup()
+    model.params["decoder.0.W"][0, 0] = np.nan
+    with pytest.raises(DivergenceError) as info:
+        fit(model, opt, _toy_data(), epochs=2, batch_size=16, rng=np.random.default_rng(0),
+            checkpoint=tmp_path / "never.npz", quiet=True)
+    assert "epoch 1, batch 0" in str(info.value) and "checkpoint" not in str(info.value)
+    assert not (tmp_path / "never.npz").exists()
+
+
+def test_nan_in_the_data_is_refused_by_the_model_in_its_terms():
+    bad = _toy_data()
+    bad[20] = np.nan
+    model, opt = _setup()
+    with pytest.raises(ValueError, match="VAE: expected finite images"):
+        fit(model, opt, bad, epochs=1, batch_size=16, rng=np.random.default_rng(0),
+            binarize=None, quiet=True)
 
 
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid:RuntimeWarning")
@@ -222,8 +242,22 @@ def test_corrupt_checkpoint_is_refused(tmp_path, damage):
     data = path.read_bytes()
     path.write_bytes({"truncated": data[:len(data) // 2], "garbage": os.urandom(2000),
                       "empty": b""}[damage])
-    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+    expected = "truncated or corrupt" if damage == "truncated" else "is not a checkpoint"
+    with pytest.raises(CheckpointError, match=expected) as info:
         load_checkpoint(path, model)
+    assert "pickle" not in str(info.value)            # never NumPy's advice to unpickle it
+
+
+def test_random_bytes_are_not_a_checkpoint_even_when_they_look_like_pickle(tmp_path):
+    """NumPy's np.load treats a file that is neither .npy nor zip as a pickle, and without
+    allow_pickle says to allow it; the loader must stop before that."""
+    model, _ = _setup()
+    for name, data in (("random.npz", np.random.default_rng(1).bytes(4096)),
+                       ("pickle.npz", b"\x80\x04\x95" + bytes(100))):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(CheckpointError, match="is not a checkpoint") as info:
+            load_checkpoint(tmp_path / name, model)
+        assert "allow_pickle" not in str(info.value)
 
 
 def test_not_a_checkpoint_and_missing_file(tmp_path):

@@ -22,6 +22,7 @@ layers; a module imports only from its own layer or the ones above it in this li
 
   the applications — built on the spine, never imported by it
     viz/               figures (plots.py) and the latent space (latent_space.py)
+    run_folder.py      what ran in an output folder (run.json), so no run is replaced
     thesis/            the thesis's experiments (reproduction.py) and its separation
                        measures against ground truth (separation.py)
     exercises/         coursework: stubs, hints and an autograder

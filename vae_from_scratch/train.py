@@ -26,6 +26,7 @@ checkpoint behind.
 """
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -46,6 +47,15 @@ class CheckpointError(ValueError):
 
 class DivergenceError(FloatingPointError):
     """The loss or a gradient became NaN or infinite."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during `fit`.  epoch: the last epoch whose checkpoint is on disk (None when
+    no checkpoint is written or none was yet); checkpoint: its path."""
+
+    def __init__(self, epoch, checkpoint):
+        super().__init__(f"interrupted after epoch {epoch}" if epoch else "interrupted")
+        self.epoch, self.checkpoint = epoch, checkpoint
 
 
 # --- checkpoints ------------------------------------------------------------------------
@@ -78,6 +88,11 @@ def _read_npz(path):
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head not in (b"PK\x03\x04", b"PK\x05\x06"):       # an .npz is a zip archive
+        raise CheckpointError(f"{path} is not a checkpoint: a checkpoint is an .npz (zip) file, "
+                              f"this one starts with the bytes {head!r}")
     try:
         with np.load(path, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
@@ -206,7 +221,7 @@ def run_epoch(model, optimizer, x, *, rng, batch_size, beta=1.0, binarize=None, 
 
 def fit(model, optimizer, x_train, x_val=None, *, epochs, rng, batch_size=100,
         binarize="dynamic", beta=1.0, checkpoint=None, resume=False,
-        callbacks=(), quiet=False, log_every=None, val_seed=0):
+        callbacks=(), quiet=False, progress=None, log_every=None, val_seed=0):
     """Train `model` by minibatch AEVB (thesis Algorithm 2) and return the history.
 
     x_train: (N, *x_shape) host array, values in [0, 1].  x_val: validation set,
@@ -222,14 +237,20 @@ def fit(model, optimizer, x_train, x_val=None, *, epochs, rng, batch_size=100,
     callbacks: functions f(epoch, record, model) called after each epoch with that
         epoch's history record (a dict); one that returns True stops the run.
     quiet: no progress bar and no per-epoch line.
-    log_every: print the epoch line every this many epochs (default: about 20 lines
-        per run, and always the first and the last epoch).
+    progress: show a progress bar over each epoch's minibatches: True, False, or None
+        (default) for "only when standard error is a terminal", so that a log file gets
+        lines, not thousands of carriage-return updates.
+    log_every: beside a progress bar, print the epoch line every this many epochs
+        (default: about 20 lines per run, and always the first and the last epoch);
+        without a bar, every epoch's line is printed, so that a log shows each one.
 
     Returns the history: a dict of lists, one entry per epoch: RUN_KEYS, then
     "train_<metric>" and "val_<metric>" for each of the model's metrics (nan for val_
     without a validation set).
     Raises DivergenceError naming the epoch and batch when the loss or a gradient is
-    NaN or infinite; the last good checkpoint is left as it was.
+    NaN or infinite; the last good checkpoint is left as it was.  Raises Interrupted
+    (a KeyboardInterrupt) on Ctrl-C, saying the last epoch whose checkpoint is on disk
+    (a checkpoint being written when it came is abandoned; the previous one stays).
     """
     if binarize not in ("dynamic", None):
         raise ValueError(f"fit: binarize must be \"dynamic\" or None, got {binarize!r}")
@@ -241,40 +262,48 @@ def fit(model, optimizer, x_train, x_val=None, *, epochs, rng, batch_size=100,
         history, start_epoch = state["history"], state["epoch"] + 1
         if not quiet:
             tqdm.write(f"resumed from {checkpoint} after epoch {state['epoch']}")
-    log_every = log_every or max(1, epochs // 20)
+    bar_on = not quiet and (sys.stderr.isatty() if progress is None else bool(progress))
+    log_every = (log_every or max(1, epochs // 20)) if bar_on else 1
+    saved_epoch = start_epoch - 1 if checkpoint is not None and start_epoch > 1 else None
+    bar = None
+    try:
+        for epoch in range(start_epoch, epochs + 1):
+            t0 = time.perf_counter()
+            bar = tqdm(total=-(-len(x_train) // batch_size), desc=f"epoch {epoch}/{epochs}",
+                       leave=False, disable=not bar_on, unit="batch")
 
-    for epoch in range(start_epoch, epochs + 1):
-        t0 = time.perf_counter()
-        bar = tqdm(total=-(-len(x_train) // batch_size), desc=f"epoch {epoch}/{epochs}",
-                   leave=False, disable=quiet, unit="batch")
+            def on_batch(b, r):
+                bar.update()
+                if b % 10 == 0:
+                    bar.set_postfix(loss=f"{r.loss:.2f}")
 
-        def progress(b, r):
-            bar.update()
-            if b % 10 == 0:
-                bar.set_postfix(loss=f"{r.loss:.2f}")
-
-        try:
-            train, beta_now = run_epoch(model, optimizer, x_train, rng=rng,
-                                        batch_size=batch_size, beta=beta, binarize=binarize,
-                                        on_batch=progress)
-        except DivergenceError as error:
-            raise DivergenceError(_diverged(error, epoch, checkpoint)) from error
-        bar.close()
-        val = (evaluate_elbo(model, x_val, np.random.default_rng(val_seed))
-               if x_val is not None else dict.fromkeys(train, np.nan))
-        record = dict(epoch=epoch, step=optimizer.step_count, beta=beta_now,
-                      lr=optimizer.current_lr(), seconds=time.perf_counter() - t0,
-                      **{f"train_{k}": v for k, v in train.items()},
-                      **{f"val_{k}": v for k, v in val.items()})
-        for k, v in record.items():
-            history.setdefault(k, []).append(float(v))
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, model, optimizer, rng, history, epoch)
-        if not quiet and (epoch % log_every == 0 or epoch in (start_epoch, epochs)):
-            tqdm.write(f"epoch {epoch:>3}  train {_fmt(train)}  |  val {_fmt(val)}  "
-                       f"β {beta_now:.2f}  {record['seconds']:.2f} s")
-        if any(callback(epoch, record, model) for callback in callbacks):
-            break
+            try:
+                train, beta_now = run_epoch(model, optimizer, x_train, rng=rng,
+                                            batch_size=batch_size, beta=beta, binarize=binarize,
+                                            on_batch=on_batch)
+            except DivergenceError as error:
+                raise DivergenceError(_diverged(error, epoch, checkpoint)) from error
+            bar.close()
+            val = (evaluate_elbo(model, x_val, np.random.default_rng(val_seed))
+                   if x_val is not None else dict.fromkeys(train, np.nan))
+            record = dict(epoch=epoch, step=optimizer.step_count, beta=beta_now,
+                          lr=optimizer.current_lr(), seconds=time.perf_counter() - t0,
+                          **{f"train_{k}": v for k, v in train.items()},
+                          **{f"val_{k}": v for k, v in val.items()})
+            for k, v in record.items():
+                history.setdefault(k, []).append(float(v))
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, model, optimizer, rng, history, epoch)
+                saved_epoch = epoch
+            if not quiet and (epoch % log_every == 0 or epoch in (start_epoch, epochs)):
+                tqdm.write(f"epoch {epoch:>3}  train {_fmt(train)}  |  val {_fmt(val)}  "
+                           f"β {beta_now:.2f}  {record['seconds']:.2f} s")
+            if any(callback(epoch, record, model) for callback in callbacks):
+                break
+    except KeyboardInterrupt as error:
+        if bar is not None:
+            bar.close()
+        raise Interrupted(saved_epoch, checkpoint) from error
     return history
 
 
@@ -284,11 +313,11 @@ def _fmt(metrics):
 
 def _diverged(what, epoch, checkpoint):
     """what: "batch <b>: <the problem>", from run_epoch."""
-    kept = (f"the last good checkpoint {checkpoint} is kept" if checkpoint is not None
-            else "no checkpoint was being written")
-    return (f"training diverged at epoch {epoch}, {what}; {kept}. "
-            f"Lower the learning rate or clip the gradient norm (clip_norm).")
+    kept = (f"the last good checkpoint {checkpoint} is kept; "
+            if checkpoint is not None and Path(checkpoint).is_file() else "")
+    return (f"training diverged at epoch {epoch}, {what}; {kept}"
+            f"lower the learning rate or clip the gradient norm (clip_norm).")
 
 
 __all__ = ["fit", "run_epoch", "save_checkpoint", "load_checkpoint", "evaluate_elbo",
-           "evaluate_log_likelihood", "CheckpointError", "DivergenceError", "RUN_KEYS"]
+           "evaluate_log_likelihood", "CheckpointError", "DivergenceError", "Interrupted", "RUN_KEYS"]

@@ -3,6 +3,7 @@ how a file is written so that nothing is lost, and how an argument is checked.
 
     check_rng(rng, who)                 randomness only from a numpy.random.Generator
     atomic_write(path, write)           a temporary file, then an atomic rename
+    write_json(path, document)          the same for a JSON document
     check_int(owner, name, value, lo)   an integer ≥ lo (channels, kernels, steps, …)
     check_number(owner, name, value, …) a finite real number in an interval
     check_choice(value, choices, what)  one of a few names
@@ -12,6 +13,7 @@ what was expected and what came.  This module imports nothing from the package, 
 everything else may import it.
 """
 
+import json
 import math
 import numbers
 import os
@@ -68,6 +70,21 @@ def atomic_write(path, write):
         raise
 
 
+def write_json(path, document, indent=1):
+    """Write `document` as JSON to `path`, atomically (results, histories, run records).
+    NumPy scalars (np.float64, np.bool_) are written as the numbers they hold."""
+    text = json.dumps(document, indent=indent, default=_plain) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"JSON: cannot write a {type(value).__name__}")
+
+
 # --- arguments ------------------------------------------------------------------------------
 
 def check_int(owner, name, value, lowest):
@@ -99,4 +116,4 @@ def check_choice(value, choices, what):
         raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(choices)}")
 
 
-__all__ = ["atomic_write", "check_choice", "check_int", "check_number", "check_rng"]
+__all__ = ["atomic_write", "write_json", "check_choice", "check_int", "check_number", "check_rng"]

@@ -12,7 +12,6 @@ test images, so numbers from different runs are comparable.  Gaussian models tra
 the grey values.
 """
 
-import json
 import time
 from pathlib import Path
 
@@ -23,7 +22,9 @@ from ..data import load_for_vae
 from ..models import conv_vae, mlp_vae
 from ..optim import Adam
 from ..schedules import linear_beta_schedule
+from ..run_folder import RunFolderError, claim
 from ..train import evaluate_elbo, evaluate_log_likelihood, fit
+from ..utils import check_choice, write_json
 from ..viz.plots import plot_elbo_curves, save_image_grid, save_image_rows
 
 # Defaults per data set: the 8×8 digits want a smaller network than 28×28 MNIST.
@@ -36,18 +37,35 @@ DEFAULTS = {
 def train_vae(data="digits", model="mlp", likelihood="bernoulli", *, latent_dim=None,
               hidden=None, epochs=None, batch_size=None, lr=None, anneal_steps=0, seed=0,
               iwae_k=50, out_dir="runs/vae", data_dir=None, download=False, resume=False,
-              backend="auto", quiet=False, decoder_var=0.1):
-    """Train a VAE and return its results (a dict, also written to out_dir/results.json)."""
+              force=False, backend="auto", quiet=False, decoder_var=0.1):
+    """Train a VAE and return its results (a dict, also written to out_dir/results.json).
+
+    out_dir is claimed first (run_folder.claim): a folder that holds a finished run of
+    other options, or an unfinished one, is refused unless resume (continue it) or force
+    (write over it).  quiet: no progress and no description of the data and model; the
+    backend line, the results and where they went are printed all the same."""
+    check_choice(data, tuple(DEFAULTS), "data set")
     cfg = dict(DEFAULTS[data])
     for key, value in dict(latent_dim=latent_dim, hidden=hidden, epochs=epochs,
                            batch_size=batch_size, lr=lr).items():
         if value is not None:
             cfg[key] = value
-    bk = get_backend(backend)
+    options = {"--data": data, "--model": model, "--likelihood": likelihood,
+               "--decoder-var": decoder_var if likelihood == "gaussian" else None,
+               "--latent-dim": cfg["latent_dim"],
+               "--hidden": list(cfg["hidden"]) if model == "mlp" else None,
+               "--epochs": cfg["epochs"], "--batch-size": cfg["batch_size"], "--lr": cfg["lr"],
+               "--anneal-steps": anneal_steps, "--iwae-k": iwae_k, "--seed": seed}
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    run = claim(out, "train", options, resume=resume, force=force)
+    checkpoint = out / "checkpoint.npz"
+    if resume and not checkpoint.is_file():
+        raise RunFolderError(f"--resume: {out} holds no checkpoint to continue from (the run "
+                             f"stopped before its first epoch ended); leave out --resume to "
+                             f"start it afresh")
+    bk = get_backend(backend)
     say = (lambda *a: None) if quiet else print
-    say(describe(bk))
+    print(describe(bk))
 
     # Data: one Generator for the split and the fixed binarizations, another for training.
     grey, binary = load_for_vae(data, rng=np.random.default_rng(seed), data_dir=data_dir,
@@ -77,7 +95,8 @@ def train_vae(data="digits", model="mlp", likelihood="bernoulli", *, latent_dim=
     t0 = time.perf_counter()
     history = fit(vae, optimizer, x_train, x_val, epochs=cfg["epochs"], rng=rng,
                   batch_size=cfg["batch_size"], binarize="dynamic" if bernoulli else None,
-                  beta=beta, checkpoint=out / "checkpoint.npz", resume=resume, quiet=quiet)
+                  beta=beta, checkpoint=checkpoint, resume=resume, quiet=quiet,
+                  callbacks=[lambda epoch, record, model: run.progress("train", epoch)])
     seconds = time.perf_counter() - t0
 
     eval_rng = np.random.default_rng(seed + 2)
@@ -89,8 +108,8 @@ def train_vae(data="digits", model="mlp", likelihood="bernoulli", *, latent_dim=
                    val_elbo=history["val_elbo"][-1], test_elbo=test["elbo"],
                    test_reconstruction=test["reconstruction"], test_kl=test["kl"],
                    test_log_px_iwae=log_px, iwae_k=iwae_k, train_seconds=seconds)
-    (out / "results.json").write_text(json.dumps(results, indent=2))
-    (out / "history.json").write_text(json.dumps(history))
+    write_json(out / "results.json", results, indent=2)
+    write_json(out / "history.json", history)
 
     # Figures: test images and their reconstructions, samples, and the curves.
     fig_rng = np.random.default_rng(seed + 3)
@@ -104,11 +123,13 @@ def train_vae(data="digits", model="mlp", likelihood="bernoulli", *, latent_dim=
     plot_elbo_curves(history, out / "elbo.png",
                      title=f"{model} VAE on {data} ({likelihood})")
 
-    say(f"trained {len(history['epoch'])} epochs in {sum(history['seconds']):.1f} s")
-    say(f"validation ELBO: untrained {untrained:.2f}, trained {results['val_elbo']:.2f} nats")
-    say(f"test ELBO {test['elbo']:.2f} nats (reconstruction {test['reconstruction']:.2f}, "
-        f"KL {test['kl']:.2f}); IWAE (K = {iwae_k}) log p(x) ≥ {log_px:.2f} nats")
-    say(f"wrote {out}/results.json, checkpoint.npz, reconstructions.png, samples.png, elbo.png")
+    run.finish_part("train")
+    run.finish()
+    print(f"trained {len(history['epoch'])} epochs in {sum(history['seconds']):.1f} s")
+    print(f"validation ELBO: untrained {untrained:.2f}, trained {results['val_elbo']:.2f} nats")
+    print(f"test ELBO {test['elbo']:.2f} nats (reconstruction {test['reconstruction']:.2f}, "
+          f"KL {test['kl']:.2f}); IWAE (K = {iwae_k}) log p(x) ≥ {log_px:.2f} nats")
+    print(f"wrote {out}/results.json, checkpoint.npz, reconstructions.png, samples.png, elbo.png")
     return results
 
 

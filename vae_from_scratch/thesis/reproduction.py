@@ -37,7 +37,8 @@ from ..models.dual_vae import DualVAE
 from ..nn.functional import sigmoid
 from ..optim import Adam
 from ..train import fit
-from ..utils import atomic_write
+from ..run_folder import claim
+from ..utils import atomic_write, check_int, write_json
 from ..viz.plots import (plot_probe_summary, plot_series, save_latent_exploration,
                          save_reconstruction_plot)
 from .separation import (cell_detection, constant_target_error, disk_probe_summary,
@@ -122,9 +123,14 @@ def latent_states(latent1, latent2, a=5.0):
 def run_dataset(name, out, *, epochs=30, batch_size=32, lr=1e-3, seed=0, n_train=2000,
                 n_test=500, interaction="both", weight_on="elbo", elbo2_weight=450.0,
                 oversample=1, data_mode="binary", latent1=4, latent2=1, decoder1="plain",
-                free_bits2=0.0, decorrelate=0.0, eval_every=5, backend="numpy", quiet=False):
+                free_bits2=0.0, decorrelate=0.0, eval_every=5, backend="numpy", quiet=False,
+                resume=False, run=None):
     """Train the dual VAE on one data set; write its figures, metrics.json and heldout.npz;
-    return the metrics."""
+    return the metrics.
+
+    resume: continue from out/checkpoint.npz where there is one (the separation figures
+    measured on the way are kept in out/convergence.json for it).  run: the claimed
+    run_folder.RunFolder whose run.json records each epoch under the data set's name."""
     if data_mode not in DATA_MODES:
         raise ValueError(f"run_dataset: data_mode must be one of {', '.join(DATA_MODES)}, "
                          f"got {data_mode!r}")
@@ -147,20 +153,28 @@ def run_dataset(name, out, *, epochs=30, batch_size=32, lr=1e-3, seed=0, n_train
                     noise_var0=float(np.var(x_train)), backend=bk)   # grey: σ² starts at the data's
     optimizer = Adam(model.params, model.grads, lr=lr)
     eval_seed = seed + 2000
-    convergence, last = [], {}
+    saved = out / "convergence.json"
+    convergence = json.loads(saved.read_text()) if resume and saved.is_file() else []
+    last = {}
 
     def record(epoch, epoch_record, model):
+        if run is not None:                  # the checkpoint of this epoch is on disk
+            run.progress(name, epoch)
         if epoch % eval_every == 0 or epoch == epochs:
             elbos = {k: epoch_record[f"val_{k}"] for k in ("elbo1", "elbo2", "kl1", "kl2")}
             figures, last["made"] = measure(model, data, test, np.random.default_rng(eval_seed))
+            convergence[:] = [c for c in convergence if c["epoch"] < epoch]   # resumed: redo
             convergence.append({"epoch": epoch, **elbos, **figures})
+            write_json(saved, convergence)
 
     t0 = time.perf_counter()
     history = fit(model, optimizer, x_train, test.images, epochs=epochs, batch_size=batch_size,
                   rng=np.random.default_rng(seed + 2), binarize=None,
-                  checkpoint=out / "checkpoint.npz", callbacks=[record], quiet=quiet,
-                  log_every=max(1, epochs // 10))
+                  checkpoint=out / "checkpoint.npz", resume=resume, callbacks=[record],
+                  quiet=quiet, log_every=max(1, epochs // 10))
     seconds = time.perf_counter() - t0
+    if "made" not in last:      # resumed after the last epoch: nothing trained, measure again
+        record(history["epoch"][-1], {k: v[-1] for k, v in history.items()}, model)
     final, made = convergence[-1], last["made"]     # the last evaluation is the final model's
     g_train = np.concatenate([bk.to_numpy(model.target(x)) for x in _batches(model, data.images)])
     final["target_mae_constant"] = constant_target_error(g_train, made["g"])
@@ -179,7 +193,7 @@ def run_dataset(name, out, *, epochs=30, batch_size=32, lr=1e-3, seed=0, n_train
                "latent2": latent2, "decoder1": decoder1, "free_bits2": free_bits2,
                "decorrelate": decorrelate, "train_seconds": seconds, "backend": bk.name,
                "final": final, "convergence": convergence, "history": history}
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    write_json(out / "metrics.json", metrics)
     return metrics
 
 
@@ -270,32 +284,54 @@ def format_table(rows, header=HEADER):
     return "\n".join(lines)
 
 
-def run_thesis(datasets=SYNTHETIC_NAMES, out_dir="runs/thesis", *, quick=False, epochs=30,
-               seed=0, backend="auto", quiet=False, **options):
-    """All data sets; prints the separation table and writes OUT/summary.md and .json."""
-    bk = get_backend(backend)
+def run_thesis(datasets=SYNTHETIC_NAMES, out_dir="runs/thesis", *, quick=False, epochs=None,
+               seed=0, backend="auto", quiet=False, resume=False, force=False, **options):
+    """All data sets; prints the separation table and writes OUT/summary.md and .json.
+
+    epochs: per data set (default 30; quick runs 2 and refuses another number).
+    out_dir is claimed first (run_folder.claim): a folder that holds a finished run of
+    other options, or an unfinished one, is refused unless resume (continue it: data sets
+    already finished are read back, the interrupted one continues from its checkpoint) or
+    force (write over it).  quiet: no progress; the backend line and the table are printed
+    all the same.  options: run_dataset's."""
+    if quick and epochs not in (None, 2):
+        raise ValueError(f"run_thesis: quick runs 2 epochs, got epochs={epochs!r} too")
+    epochs = 2 if quick else 30 if epochs is None else check_int("run_thesis", "epochs", epochs, 1)
     out = Path(out_dir)
+    run = claim(out, "thesis", {"--datasets": list(datasets), "--epochs": epochs, "--seed": seed,
+                                "--quick": quick, **{"--" + k.replace("_", "-"): v
+                                                     for k, v in options.items()}},
+                resume=resume, force=force, extendable=("--epochs", "--datasets"))
+    bk = get_backend(backend)
     say = (lambda *a: None) if quiet else print
-    say(describe(bk))
+    print(describe(bk))
     sizes = dict(n_train=256, n_test=128, eval_every=1) if quick else {}
-    epochs = 2 if quick else epochs
     results = []
     t0 = time.perf_counter()
     for name in datasets:
+        if resume and run.part_finished(name) and run.epoch(name) == epochs:
+            say(f"\n== {name}: finished before ({epochs} epochs), read from {out / name}/metrics.json")
+            results.append(json.loads((out / name / "metrics.json").read_text()))
+            continue
         say(f"\n== {name}: {epochs} epochs" + (" (quick: 256 images)" if quick else ""))
-        results.append(run_dataset(name, out / name, epochs=epochs, seed=seed, backend=bk,
-                                   quiet=quiet, **sizes, **options))
+        try:
+            results.append(run_dataset(name, out / name, epochs=epochs, seed=seed, backend=bk,
+                                       quiet=quiet, resume=resume, run=run, **sizes, **options))
+        except KeyboardInterrupt as error:       # the command line says where it stopped
+            error.part = name
+            raise
+        run.finish_part(name)
     table = format_table(summary_rows(results))
     seconds = time.perf_counter() - t0
-    (out / "summary.md").write_text(table + "\n")
-    (out / "summary.json").write_text(json.dumps({"seconds": seconds, "results": [
-        {k: v for k, v in r.items() if k not in ("history", "convergence")} for r in results]},
-        indent=1))
-    say("\nSeparation on held-out images (cells: accuracy of vae1(x)'s foreground cells, AUC "
-        "in brackets; disk read: each disk's state read off vae1(x); from z1 / z2: a "
-        "k-nearest-neighbour probe on the posterior means, fitted on the training images)\n")
-    say(table)
-    say(f"\n{len(results)} data sets in {seconds:.0f} s; figures and metrics.json in {out}/<data set>/")
+    atomic_write(out / "summary.md", lambda f: f.write((table + "\n").encode()))
+    write_json(out / "summary.json", {"seconds": seconds, "results": [
+        {k: v for k, v in r.items() if k not in ("history", "convergence")} for r in results]})
+    run.finish()
+    print("\nSeparation on held-out images (cells: accuracy of vae1(x)'s foreground cells, AUC "
+          "in brackets; disk read: each disk's state read off vae1(x); from z1 / z2: a "
+          "k-nearest-neighbour probe on the posterior means, fitted on the training images)\n")
+    print(table)
+    print(f"\n{len(results)} data sets in {seconds:.0f} s; figures and metrics.json in {out}/<data set>/")
     return results
 
 
