@@ -4,8 +4,9 @@
     python scripts/separation_study.py table [--variants A,B] [--datasets ...]
 
 `run` calls `python -m vae_from_scratch thesis` once per (variant, seed, data set), each
-into runs/study/<variant>/seed<S>/<data set>/, and skips those that already hold a
-metrics.json (so an interrupted study continues).  With --jobs 2 two runs share the two
+with its own output folder runs/study/<variant>/seed<S>/<data set>/ (the thesis writes
+its figures and metrics.json into <data set>/ below it), skips those that finished and
+continues an interrupted one with --resume.  With --jobs 2 two runs share the two
 cores, each with one Numba and one BLAS thread.  `table` reads the metrics.json files
 and prints, per variant and data set, the mean ± s.d. over the seeds found.
 
@@ -14,7 +15,6 @@ matter, and the attempts at a latent separation (VARIANTS below: the command-lin
 options of `thesis` for each).
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -23,6 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+from vae_from_scratch.apps.options import Parser, folder, whole
+from vae_from_scratch.apps.options import seed as seed_number
 
 BEST = ["--data-mode", "grey", "--latent1", "16", "--decoder1", "structured",
         "--weight-on", "reconstruction"]
@@ -58,13 +61,20 @@ TWO_DISK_VARIANTS = tuple(v for v in VARIANTS if v.startswith("best"))
 DATASETS = ("X90", "X50", "X90_20")
 
 
-def command(variant, seed, dataset, out, epochs, quick):
+def command(variant, seed, dataset, out, epochs, quick, resume=False):
+    """The thesis command of one run (--quick sets its own epochs)."""
     options = list(VARIANTS[variant])
     if variant in TWO_DISK_VARIANTS and dataset in LATENT2_FOR:
         options += ["--latent2", str(LATENT2_FOR[dataset])]
-    cmd = [sys.executable, "-m", "vae_from_scratch", "thesis", "--datasets", dataset,
-           "--seed", str(seed), "--epochs", str(epochs), "--out", str(out), "--quiet", *options]
-    return cmd + (["--quick"] if quick else [])
+    return ([sys.executable, "-m", "vae_from_scratch", "thesis", "--datasets", dataset,
+             "--seed", str(seed), "--out", str(out), "--quiet"]
+            + (["--resume"] if resume else []) + (["--quick"] if quick else ["--epochs", str(epochs)])
+            + options)
+
+
+def metrics_path(root, variant, seed, dataset):
+    """Where one run's metrics.json lands: the run's folder, then the data set's."""
+    return Path(root) / variant / f"seed{seed}" / dataset / dataset / "metrics.json"
 
 
 def run(args):
@@ -72,9 +82,9 @@ def run(args):
     for variant in args.variants:
         for seed in args.seeds:
             for dataset in args.datasets:
-                out = Path(args.out) / variant / f"seed{seed}"
-                if not (out / dataset / "metrics.json").exists():
-                    jobs.append((variant, seed, dataset, out))
+                if not metrics_path(args.out, variant, seed, dataset).exists():
+                    jobs.append((variant, seed, dataset,
+                                 Path(args.out) / variant / f"seed{seed}" / dataset))
     env = dict(os.environ)
     if args.jobs > 1:                        # the runs share the cores: one thread each
         env["NUMBA_NUM_THREADS"] = "1"
@@ -82,7 +92,8 @@ def run(args):
 
     def one(job):
         variant, seed, dataset, out = job
-        cmd = command(variant, seed, dataset, out, args.epochs, args.quick)
+        cmd = command(variant, seed, dataset, out, args.epochs, args.quick,
+                      resume=(out / "run.json").exists())
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
         status = "ok" if done.returncode == 0 else f"FAILED ({done.returncode}): {done.stderr[-400:]}"
         print(f"{variant} seed {seed} {dataset}: {status}", flush=True)
@@ -142,7 +153,7 @@ def table_lines(root, variants, datasets, compact=False):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for variant in variants:
         for dataset in datasets:
-            runs = sorted(Path(root, variant).glob(f"seed*/{dataset}/metrics.json"))
+            runs = sorted(Path(root, variant).glob(f"seed*/{dataset}/{dataset}/metrics.json"))
             if not runs:
                 continue
             finals = [json.loads(p.read_text())["final"] for p in runs]
@@ -168,24 +179,28 @@ def table(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("action", choices=["run", "table"])
+    parser = Parser(prog="python scripts/separation_study.py", description=__doc__.split("\n")[0])
+    parser.add_argument("action", choices=["run", "table"], help="run the study, or tabulate it")
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help=f"comma list of {', '.join(VARIANTS)} (default all)")
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--jobs", type=int, default=2, help="runs at a time (default 2)")
-    parser.add_argument("--quick", action="store_true", help="pass --quick to every run")
-    parser.add_argument("--out", default="runs/study")
-    parser.add_argument("--compact", action="store_true", help="table: the columns of docs/thesis.md")
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS,
+                        help="the data sets (default all three)")
+    parser.add_argument("--seeds", nargs="+", type=seed_number, default=[0, 1, 2],
+                        help="the seeds (default 0 1 2)")
+    parser.add_argument("--epochs", type=whole(1), default=30,
+                        help="epochs per run (default %(default)s; --quick runs 2)")
+    parser.add_argument("--jobs", type=whole(1), default=2, help="runs at a time (default 2)")
+    parser.add_argument("--quick", action="store_true",
+                        help="pass --quick to every run (default: off)")
+    parser.add_argument("--out", type=folder, default="runs/study",
+                        help="the study's folder (default %(default)s)")
+    parser.add_argument("--compact", action="store_true",
+                        help="table: the columns of docs/thesis.md (default: off, all columns)")
     args = parser.parse_args(argv)
     args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in args.variants if v not in VARIANTS]
     if unknown:
         parser.error(f"--variants: unknown {', '.join(unknown)}; expected some of {', '.join(VARIANTS)}")
-    if args.jobs < 1:
-        parser.error(f"--jobs: expected a whole number >= 1, got {args.jobs}")
     return run(args) if args.action == "run" else table(args)
 
 

@@ -27,7 +27,7 @@ def test_the_table_is_the_mean_and_sample_sd_over_the_seeds(tmp_path):
     for seed, acc in enumerate((0.5, 0.7, 0.9)):                      # mean 0.7, s.d. 0.2
         for name, disks in (("X90", {"bottom-left": (1.0, 0.9, 0.9)}),
                             ("X90_20", {"bottom-left": (1.0, 0.9, 0.9), "top-right": (1.0, 1.0, 0.8)})):
-            path = tmp_path / "v" / f"seed{seed}" / name / "metrics.json"
+            path = study.metrics_path(tmp_path, "v", seed, name)
             path.parent.mkdir(parents=True)
             path.write_text(json.dumps({"final": _final(acc, disks)}))
     lines = study.table_lines(tmp_path, ["v", "absent"], ["X90", "X50", "X90_20"])
@@ -55,6 +55,21 @@ def test_a_two_disk_variant_gives_x90_20_a_second_background_dimension(tmp_path)
     assert cmd[cmd.index("--latent2") + 1] == "2" and "--quick" in cmd
     assert "--latent2" not in study.command("best", 1, "X90", tmp_path, 30, quick=False)
     assert study.command("best-lr3", 0, "X90", tmp_path, 30, False)[-2:] == ["--lr", "3e-3"]
+    assert "--epochs" not in cmd                     # --quick sets them; both would be refused
+    assert "--resume" in study.command("best", 1, "X90", tmp_path, 30, False, resume=True)
+
+
+@pytest.mark.slow
+def test_a_study_run_goes_into_its_own_folder_and_resumes(tmp_path):
+    """Each (variant, seed, data set) is its own thesis run: two data sets of one seed
+    never share an output folder (the second would be refused as another run's)."""
+    out = tmp_path / "study"
+    assert study.main(["run", "--quick", "--variants", "baseline", "--seeds", "0",
+                       "--datasets", "X90", "X50", "--out", str(out), "--jobs", "1"]) == 0
+    for name in ("X90", "X50"):
+        assert study.metrics_path(out, "baseline", 0, name).is_file()
+    rows = study.table_lines(out, ["baseline"], ["X90", "X50"])
+    assert len(rows) == 4 and "| baseline | X50 | 1 |" in rows[-1]
 
 
 def test_unknown_variants_are_one_line(capsys):
