@@ -52,6 +52,13 @@ class RunFolder:
         if manifest is not None:                    # resumed: keep what the parts reached
             self.manifest["parts"] = manifest.get("parts", {})
 
+    @classmethod
+    def reopen(cls, path):
+        """The run claimed in the folder `path`, to record how it goes on (None when the
+        folder holds no run.json)."""
+        saved = read_manifest(path)
+        return None if saved is None else cls(path, saved["command"], saved["options"], saved)
+
     def epoch(self, part):
         """The last epoch of `part` whose checkpoint was written (0: none)."""
         return self.manifest["parts"].get(part, {}).get("epoch", 0)

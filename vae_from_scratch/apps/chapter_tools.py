@@ -6,7 +6,7 @@ save their figures with viz.plots.save_figure, as the rest of the package does.)
 import sys
 from pathlib import Path
 
-from ..run_folder import RunFolder, RunFolderError, claim, read_manifest
+from ..run_folder import RunFolder, RunFolderError, claim
 from ..utils import write_json
 from .cli import BACKENDS
 from .options import SEED_HELP, Parser, folder, seed
@@ -74,9 +74,9 @@ def write_results(results, out):
     summary last (chapters/run_all.py shows that line).  NumPy scalars (np.float64,
     np.bool_) are written as the Python numbers they hold, paths (a figure's) as strings."""
     write_json(Path(out) / "results.json", results)
-    saved = read_manifest(out)
-    if saved is not None:                        # the claimed folder: its run is finished
-        RunFolder(out, saved["command"], saved["options"], saved).finish()
+    run = RunFolder.reopen(out)
+    if run is not None:                          # the claimed folder: its run is finished
+        run.finish()
     print(f"summary: {results['summary']}")
 
 
