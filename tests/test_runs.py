@@ -197,3 +197,16 @@ def test_quiet_hides_progress_but_prints_the_results(tmp_path):
     assert lines[-1].startswith(f"wrote {tmp_path / 'r'}/results.json")
     assert not [line for line in lines if line.startswith("epoch ")]
     assert run.stderr == ""
+
+
+def test_a_checkpoint_written_just_before_ctrl_c_is_protected_too(tmp_path):
+    """Ctrl-C can land after a checkpoint is written and before run.json records it: the
+    checkpoint on disk still makes the run unfinished-with-work, not free to overwrite."""
+    run = claim(tmp_path, "thesis", {"--epochs": 5})
+    (tmp_path / "X90").mkdir()
+    np.savez(tmp_path / "X90" / "checkpoint.npz", **{"meta.epoch": np.array(3)})
+    assert run.epoch("X90") == 0                      # run.json never heard of it
+    with pytest.raises(RunFolderError, match=r"unfinished \(stopped after epoch 3\) thesis run"):
+        claim(tmp_path, "thesis", {"--epochs": 5})
+    with pytest.raises(RunFolderError, match="expected at least 3"):
+        claim(tmp_path, "thesis", {"--epochs": 2}, resume=True)

@@ -26,6 +26,8 @@ checkpoints, so a crash leaves the previous version.
 import json
 from pathlib import Path
 
+import numpy as np
+
 from .utils import write_json
 
 FORMAT = "vae_from_scratch.run/1"
@@ -98,6 +100,22 @@ def read_manifest(path):
     return manifest
 
 
+def checkpoint_epochs(out):
+    """The epochs of the checkpoints in `out` and its sub-folders (the thesis keeps one per
+    data set); a checkpoint that cannot be read counts as epoch 1.  run.json records each
+    epoch just after its checkpoint is written; Ctrl-C between the two writes must not
+    leave a checkpoint unprotected, so the checkpoints themselves are asked too."""
+    epochs = []
+    for path in [Path(out) / "checkpoint.npz", *sorted(Path(out).glob("*/checkpoint.npz"))]:
+        if path.is_file():
+            try:
+                with np.load(path, allow_pickle=False) as f:
+                    epochs.append(int(f["meta.epoch"]))
+            except Exception:            # unreadable or not ours: still someone's work
+                epochs.append(1)
+    return epochs
+
+
 def claim(out, command, options, *, resume=False, force=False, extendable=("--epochs",)):
     """Claim the folder `out` for a run of `command` with `options` (a dict keyed by option
     name, plain JSON values), or raise RunFolderError saying why not and what to do.
@@ -137,7 +155,8 @@ def _check_against(out, saved, command, options, resume, extendable):
     if saved.get("command") != command:
         raise RunFolderError(f"{out} holds a {saved.get('command')} run, not a {command} run; "
                              f"choose another folder with --out, or --force to replace it")
-    trained = max([p.get("epoch", 0) for p in saved.get("parts", {}).values()] + [0])
+    trained = max([p.get("epoch", 0) for p in saved.get("parts", {}).values()]
+                  + checkpoint_epochs(out) + [0])
     state = ("a finished" if saved.get("finished") else
              f"an unfinished (stopped after epoch {trained})" if trained else "an unfinished")
     old, new = saved.get("options", {}), options
