@@ -16,7 +16,7 @@ of a device array, no NumPy call on a device array.
 
 * im2col is a *gather*: x_pad[..., rows, cols] with two small integer index arrays.
   (The reference's `sliding_window_view` exists in CuPy only from version 13,
-  cupy/cupy#7575, while setup.cfg accepts CuPy 12.)  The windows come out
+  cupy/cupy#7575; the gather needs no particular version.)  The windows come out
   channels-last, (N, Ho, Wo, k, k, C), so that one window is one contiguous row of
   the matrix product.
 * col2im is a gather too.  The reference adds each window back onto the image, one
@@ -26,8 +26,8 @@ of a device array, no NumPy call on a device array.
   it needs no atomic scatter-add, so the sum is deterministic.
 
 Every function used here exists in NumPy ≥ 1.22 and CuPy ≥ 12 (most since CuPy 7):
-pad, arange, clip, where, broadcast_to, ascontiguousarray, argmax, integer-array
-indexing, matmul and the reductions.
+pad, arange, clip, where, broadcast_to, ascontiguousarray, integer-array indexing,
+matmul and the reductions.
 """
 
 import functools
@@ -74,6 +74,12 @@ def _covering_windows(xp, size, n_windows, kernel, stride, padding):
     offset = y % stride + t * stride
     valid = (window >= 0) & (window < n_windows) & (offset < kernel)
     return xp.clip(window, 0, n_windows - 1), xp.clip(offset, 0, kernel - 1), valid
+
+
+@functools.lru_cache(maxsize=64)
+def _slot_numbers(xp, n_slots):
+    """[[0], [1], …, [n − 1]]: the slot numbers of a pooling window, row-major.  (n, 1)"""
+    return xp.arange(n_slots)[:, None]
 
 
 def _pad(xp, x, padding):
@@ -246,15 +252,22 @@ def make_kernels(xp):
     def max_pool2d_forward(x, kernel, stride):
         """h = max over each k×k window.  x: (N, C, H, W) -> out: (N, C, Ho, Wo).
 
-        `argmax` returns the first maximal slot of a window in row-major (u, v) order,
-        as NumPy's does (CuPy's reduction keeps the smaller index on ties), and the
-        whole gradient goes to it."""
+        The winner of a window is its first maximal slot in row-major (u, v) order, as
+        NumPy's argmax picks it, and the whole gradient goes to it.  It is written out
+        rather than left to `argmax`: the smallest slot number among the slots equal to
+        the maximum (or, where the maximum is NaN, among the NaN slots: NumPy's argmax
+        stops at the first NaN).  A minimum of integers has one answer however the
+        reduction is ordered, so the rule holds on every CuPy version and reduction
+        path, whatever argmax does with ties (docs/performance.md, "CuPy")."""
         N, C = x.shape[:2]
+        k2 = kernel * kernel
         windows = _im2col(xp, x, kernel, stride, 0)                     # (N, Ho, Wo, k, k, C)
         Ho, Wo = windows.shape[1:3]
-        slots = windows.reshape(N, Ho, Wo, kernel * kernel, C)
-        winner = slots.argmax(axis=3)                                   # (N, Ho, Wo, C)
-        out = slots.max(axis=3)                                         # the value at `winner`
+        slots = windows.reshape(N, Ho, Wo, k2, C)
+        out = slots.max(axis=3)                                         # (N, Ho, Wo, C)
+        top = out[:, :, :, None, :]
+        is_top = (slots == top) | (slots != slots)      # a NaN slot (x != x) makes top NaN
+        winner = xp.where(is_top, _slot_numbers(xp, k2), k2).min(axis=3)   # (N, Ho, Wo, C)
         return xp.ascontiguousarray(out.transpose(0, 3, 1, 2)), (x.shape, winner, kernel, stride)
 
     def max_pool2d_backward(dout, cache):
@@ -262,7 +275,7 @@ def make_kernels(xp):
         x_shape, winner, kernel, stride = cache
         N, C, Ho, Wo = dout.shape
         dy = dout.transpose(0, 2, 3, 1)[:, :, :, None, :]               # (N, Ho, Wo, 1, C)
-        slot = xp.arange(kernel * kernel)[:, None]                      # (k², 1)
+        slot = _slot_numbers(xp, kernel * kernel)                       # (k², 1)
         is_winner = slot == winner[:, :, :, None, :]                    # (N, Ho, Wo, k², C)
         dslots = xp.where(is_winner, dy, dout.dtype.type(0))
         return _col2im(xp, dslots.reshape(N, Ho, Wo, kernel, kernel, C), x_shape, stride, 0)

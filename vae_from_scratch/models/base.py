@@ -13,8 +13,11 @@ message in the model's terms, `VAE: expected images of shape (N, 1, 8, 8), got (
 instead of deep inside a layer.
 """
 
+import math
+
 import numpy as np
 
+from ..backend import to_numpy
 from ..nn.layer import Parametric, named_arrays
 
 
@@ -104,16 +107,24 @@ def check_batch(who, x, shape, xp, unit_interval=""):
             values from -0.5 to 2
 
     One pass over the batch on any backend (xp, the model's array module, NumPy or
-    CuPy): the minimum and the maximum (a NaN makes both NaN) for data in [0, 1], an
-    isfinite otherwise; the slow counting runs only on bad input.  Returns nothing and
-    changes nothing.
+    CuPy): its minimum and maximum, brought to the host together (one transfer), then
+    `check_batch_values`.  Returns nothing and changes nothing.
     """
     check_batch_shape(who, x, shape)
+    low, high = to_host(xp, {"low": x.min(), "high": x.max()}).values()
+    check_batch_values(who, x, xp, low, high, unit_interval)
+
+
+def check_batch_values(who, x, xp, low, high, unit_interval=""):
+    """The values half of `check_batch`, given the batch's minimum and maximum on the host
+    (a NaN makes both NaN, an infinity makes one of them infinite): for data in [0, 1]
+    both in [0, 1], otherwise both finite.  A model that brings other numbers to the
+    host anyway sends these two along (DualVAE.loss_and_grads); the slow counting for
+    the message runs only on bad input."""
     if unit_interval:
-        low, high = float(x.min()), float(x.max())
         if 0.0 <= low and high <= 1.0:                  # False for a NaN
             return
-    elif bool(xp.isfinite(x).all()):
+    elif math.isfinite(low) and math.isfinite(high):
         return
     bad = ~xp.isfinite(x)
     n_bad = int(bad.sum())
@@ -127,4 +138,25 @@ def check_batch(who, x, shape, xp, unit_interval=""):
                      f"values from {low:g} to {high:g}")
 
 
-__all__ = ["Model", "check_batch", "check_batch_shape"]
+def to_host(xp, arrays):
+    """Several arrays of `xp` brought to the host in one transfer.
+
+    arrays: {name: 0-d or 1-d array}.  Returns {name: value} in the same order: a Python
+    float for a 0-d array (what float(a) gives), a NumPy array of the array's own dtype
+    for a 1-d one, the values exactly as they were (the pieces are joined in their
+    common dtype, which holds each of them exactly, and cast back).  On a GPU every
+    transfer waits for the device to finish all the work queued before it, so the
+    numbers a step needs on the host are gathered there and copied once
+    (docs/performance.md, "CuPy").
+    """
+    pieces = {name: xp.reshape(a, (-1,)) for name, a in arrays.items()}
+    host = to_numpy(xp.concatenate(list(pieces.values())))
+    out, start = {}, 0
+    for name, piece in pieces.items():
+        values = host[start:start + piece.size].astype(piece.dtype, copy=False)
+        start += piece.size
+        out[name] = values if getattr(arrays[name], "ndim", 0) else float(values[0])
+    return out
+
+
+__all__ = ["Model", "check_batch", "check_batch_shape", "check_batch_values", "to_host"]

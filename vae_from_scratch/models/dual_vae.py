@@ -41,18 +41,21 @@ images (models/base.py, check_batch: shape (N, 1, S, S) with N ≥ 1, finite val
 values in [0, 1] for the Bernoulli decoder 1; a Gaussian decoder 1 takes any finite
 value, and the target g(x) of the Bernoulli decoder 2 stays in (0, 1) through its
 sigmoid whatever x is), and in `decode` and `decoder1_parts` for the codes' shapes.
+`loss_and_grads` checks the images' values on their minimum and maximum, which it
+brings to the host together with the metrics (one transfer per step), before it writes
+any gradient.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..backend import get_backend, to_numpy
+from ..backend import get_backend
 from ..distributions import Bernoulli, DiagonalGaussian, floor_logvar, floor_logvar_backward
 from ..nn import (AvgPool2D, Conv2D, ConvTranspose2D, Dense, Flatten, MaxPool2D, Parametric,
                   ReLU, Reshape, Sequential)
 from ..nn.functional import sigmoid
-from .base import Model, check_batch, check_batch_shape
+from .base import Model, check_batch, check_batch_shape, check_batch_values, to_host
 
 WEIGHT_ON = ("elbo", "reconstruction")
 LIKELIHOODS1 = ("bernoulli", "gaussian")
@@ -100,6 +103,7 @@ class DualEstimate:
 
     loss = −mean(ELBO1 + w · ELBO2) (or −mean(ELBO1 + w · rec2 − kl2)), whose gradient
     fills the model's grads.  per_example: {"elbo1": (N,), "elbo2": (N,)} on the host.
+    Every number is on the host, brought there in one transfer (DualVAE.loss_and_grads).
     """
 
     loss: float
@@ -241,6 +245,9 @@ class DualVAE(Model):
     def encode(self, x):
         """(q(z1|x), s(z2|x)) for x: (N, 1, S, S), each a DiagonalGaussian."""
         self._check_input(x)
+        return self._encode(x)
+
+    def _encode(self, x):
         h1, h2 = self.fg_encoder.forward(x), self.bg_encoder.forward(x)
         L1, L2 = self.latent1, self.latent2
         return (DiagonalGaussian(h1[:, :L1], h1[:, L1:]), DiagonalGaussian(h2[:, :L2], h2[:, L2:]))
@@ -306,36 +313,56 @@ class DualVAE(Model):
         """
         eps1, eps2 = (None, None) if eps is None else eps
         N = x.shape[0]
-        q1, q2 = self.encode(x)
+        xp = self.xp
+        S = self.image_size
+        check_batch_shape("DualVAE", x, (1, S, S))      # its values: below, with the metrics
+        q1, q2 = self._encode(x)
         z1, z2 = q1.sample(rng, eps1), q2.sample(rng, eps2)                 # eq. 2.27
         p1, p2 = self.decode(z1, z2)
-        g = self._target(x)                           # x was checked by encode
+        g = self._target(x)
         rec1, kl1 = p1.log_prob(x), q1.kl_to_standard_normal()
         rec2, kl2 = p2.log_prob(g), q2.kl_to_standard_normal()
+        elbo1, elbo2 = rec1 - kl1, rec2 - kl2
         w = self.elbo2_weight
         w_kl2 = w * beta if self.weight_on == "elbo" else beta
-        mean = lambda a: float(a.mean())                                     # noqa: E731
+        # Every number of the step stays on the device until one transfer brings them
+        # all to the host (models/base.py, to_host): the means, the loss's pieces, the
+        # per-example ELBOs and the batch's extremes for the input check.  The loss is
+        # then summed on the host from the float32 means, as float() of each would.
         # loss = −mean(ELBO1 + w · ELBO2), or with w on rec2 only      (eq. 2.36, §3.1)
         objective = rec1 - beta * kl1 + w * rec2
+        device = {"low": x.min(), "high": x.max()}
         kl2_per_dim = None
         if self.free_bits2:          # free bits: Σ_d max(λ, mean_n KL_nd) for the KL of z2
             kl2_per_dim = q2.kl_terms().mean(axis=0)                              # (latent2,)
-            loss = -mean(objective) + w_kl2 * float(self.xp.maximum(kl2_per_dim, self.free_bits2).sum())
+            device["objective"] = objective.mean()
+            device["free_kl2"] = xp.maximum(kl2_per_dim, self.free_bits2).sum()
         else:
-            loss = -mean(objective - w_kl2 * kl2)
+            device["objective"] = (objective - w_kl2 * kl2).mean()
         cov = None
         if self.decorrelate:         # γ ‖C‖²_F, C = (1/N) Σ_n (mu1_n − mu1̄)(mu2_n − mu2̄)ᵀ
             c1, c2 = q1.mu - q1.mu.mean(axis=0), q2.mu - q2.mu.mean(axis=0)
             cov = c1.T @ c2 / N                                               # (latent1, latent2)
-            loss += self.decorrelate * float((cov ** 2).sum())
-        result = DualEstimate(
-            loss=loss, elbo1=mean(rec1 - kl1), elbo2=mean(rec2 - kl2),
-            reconstruction1=mean(rec1), kl1=mean(kl1), reconstruction2=mean(rec2), kl2=mean(kl2),
-            per_example={"elbo1": to_numpy(rec1 - kl1), "elbo2": to_numpy(rec2 - kl2)})
+            device["cov2"] = (cov ** 2).sum()
+        device.update(elbo1=elbo1.mean(), elbo2=elbo2.mean(), reconstruction1=rec1.mean(),
+                      kl1=kl1.mean(), reconstruction2=rec2.mean(), kl2=kl2.mean(),
+                      per_example1=elbo1, per_example2=elbo2)
+        host = to_host(xp, device)
+        # the input check of `encode`, on the numbers just brought over, before any
+        # gradient is written: a bad batch leaves the model's grads as they were
+        check_batch_values("DualVAE", x, xp, host.pop("low"), host.pop("high"),
+                           self._unit_interval())
+        loss = -host.pop("objective")
+        if self.free_bits2:
+            loss += w_kl2 * host.pop("free_kl2")
+        if self.decorrelate:
+            loss += self.decorrelate * host.pop("cov2")
+        result = DualEstimate(loss=loss, per_example={"elbo1": host.pop("per_example1"),
+                                                      "elbo2": host.pop("per_example2")}, **host)
         if not grads:
             return result
 
-        xp, dt = self.xp, z1.dtype
+        dt = z1.dtype
         full = lambda value: xp.full(N, value / N, dtype=dt)                 # noqa: E731
         # ∂loss/∂(decoder 1's output): through the logits, or the mean and the noise level
         if self.noise is None:
@@ -394,8 +421,11 @@ class DualVAE(Model):
 
     def _check_input(self, x):
         S = self.image_size
-        check_batch("DualVAE", x, (1, S, S), self.xp,
-                    "for the Bernoulli decoder 1" if self.noise is None else "")
+        check_batch("DualVAE", x, (1, S, S), self.xp, self._unit_interval())
+
+    def _unit_interval(self):
+        """Why the images must lie in [0, 1] (check_batch's unit_interval), or ""."""
+        return "for the Bernoulli decoder 1" if self.noise is None else ""
 
     def __repr__(self):
         options = "" if self.decoder1 == "plain" else ", structured decoder 1"
