@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from vae_from_scratch.apps import bench
-from vae_from_scratch.backend import BackendUnavailable
+from vae_from_scratch.backend import Backend, BackendUnavailable, get_backend
+from vae_from_scratch.backend.cupy_backend import make_kernels
 from vae_from_scratch.apps.cli import main
 from vae_from_scratch.models.dual_vae import DualVAE
 from vae_from_scratch.models.vae import mlp_vae
@@ -183,6 +184,108 @@ def test_counter_follows_the_shapes_and_input_gradients_of_a_real_step(which):
         assert row.flop == 2 * macs * (3 if returned_dx else 2), row.name
 
 
+# --- the per-kernel table: each product alone -----------------------------------------
+
+# The kernel sets the products run on: NumPy, Numba where it loads, and the CuPy backend's
+# kernels on NumPy arrays (the GPU code, checked on every machine).
+KERNEL_SETS = ["numpy", "numba", "cupy-kernels-on-numpy"]
+
+
+def _backend(name):
+    if name == "cupy-kernels-on-numpy":
+        return Backend(name=name, xp=np, **make_kernels(np))
+    try:
+        return get_backend(name)
+    except BackendUnavailable as why:
+        pytest.skip(str(why))
+
+
+PRODUCT_CASES = [   # (layer, x shape, the loops of test_check_layer's kind)
+    ("dense", lambda rng: Dense(4, 5, rng=rng, **F64), (3, 4)),
+    ("conv k3 s2 p1", lambda rng: Conv2D(2, 3, 3, stride=2, padding=1, rng=rng, **F64), (2, 2, 5, 7)),
+    ("conv k2 s3 (stride > kernel)", lambda rng: Conv2D(2, 3, 2, stride=3, rng=rng,
+                                                        allow_uncovered=True, **F64), (2, 2, 7, 6)),
+    ("convT k4 s2 p1", lambda rng: ConvTranspose2D(3, 2, 4, stride=2, padding=1, rng=rng, **F64),
+     (2, 3, 3, 4)),
+    ("convT k3 s2 p1 op (0, 1)", lambda rng: ConvTranspose2D(3, 2, 3, stride=2, padding=1,
+                                                             output_padding=(0, 1), rng=rng, **F64),
+     (2, 3, 3, 4)),
+]
+
+
+def _brute(layer, x, dy):
+    """The loops for this layer: (y without bias, dW, dx, multiply-adds per pass)."""
+    W = layer.params["W"]
+    if isinstance(layer, Dense):
+        return brute_dense(x, W, dy)
+    if isinstance(layer, Conv2D):
+        return brute_conv2d(x, W, layer.stride, layer.padding, dy)
+    return brute_conv_transpose2d(x, W, layer.stride, layer.padding, layer.output_padding, dy)
+
+
+@pytest.mark.parametrize("backend_name", KERNEL_SETS)
+@pytest.mark.parametrize("case", PRODUCT_CASES, ids=[case[0] for case in PRODUCT_CASES])
+def test_each_timed_product_computes_that_product(rng, backend_name, case):
+    """The functions the per-kernel table times compute the forward pass, dW and dx that
+    the loops compute: the table times the products it names, on the backend's kernels."""
+    backend = _backend(backend_name)
+    _, build, x_shape = case
+    layer = build(rng)
+    layer.params["b"][...] = rng.standard_normal(layer.params["b"].shape)
+    x = rng.standard_normal(x_shape)
+    dy = rng.standard_normal(layer.output_shape(x.shape))
+    y_loops, dW_loops, dx_loops, _ = _brute(layer, x, dy)
+    products = bench.layer_products(backend, layer, x, dy)
+    assert [name for name, _, _ in products] == list(bench.PRODUCTS)
+    (y, _), (_, dW, _), (dx, _) = (run() for _, _, run in products)
+    bias = layer.params["b"].reshape((1, -1) + (1,) * (y.ndim - 2))
+    np.testing.assert_allclose(y, y_loops + bias, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(dW, dW_loops, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(dx, dx_loops, rtol=1e-10, atol=1e-10)
+
+
+def _small_dual_vae():
+    """A dual VAE small enough for the loops: 8×8 images, every layer kind of the reference."""
+    return DualVAE(rng=np.random.default_rng(0), image_size=8, fg_kernel=2, bg_kernel=4,
+                   fg_channels=(2, 3), fg_hidden=5, bg_channels=2, bg_hidden=3,
+                   dec_channels=(3, 2), dtype=np.float64)
+
+
+def test_kernel_rows_count_what_the_loops_count():
+    """Every product of every convolution and Dense layer has its row (no input gradient
+    where the layer sees the data); its FLOP are 2 × the multiply-adds the loops count;
+    and the reported GFLOP/s are the reported FLOP over the reported seconds."""
+    model, batch, images = _small_dual_vae(), (2, 1, 8, 8), 5
+    rows = bench.kernel_costs(model, get_backend("numpy"), batch, images=images, matmul=100.0,
+                              seed=0, sync=lambda: None, repeats=1)
+    products = {}
+    for row in rows:
+        products.setdefault(row["name"], []).append(row["product"])
+    both, three = ["forward", "weight gradient"], list(bench.PRODUCTS)
+    assert products == {"fg_encoder.0": both, "fg_encoder.3": three, "fg_encoder.6": three,
+                        "fg_encoder.8": three, "bg_encoder.0": both, "bg_encoder.3": three,
+                        "interaction": three, "fg_decoder.0": three, "fg_decoder.3": three,
+                        "fg_decoder.5": three, "bg_decoder.0": three, "bg_decoder.2": three}
+    layers = {cost.name: cost for cost in bench.layer_flops(model, batch)}
+    rng = np.random.default_rng(2)
+    for row in rows:
+        cost = layers[row["name"]]
+        x = rng.standard_normal(row["in_shape"])
+        dy = rng.standard_normal(cost.layer.output_shape(x.shape))
+        count = _brute(cost.layer, x, dy)[3]
+        assert row["flop_per_call"] == 2 * count, row
+        assert row["flop_per_epoch"] == 2 * count * images / batch[0]          # 5 images
+        assert row["calls_per_epoch"] == images / batch[0]
+        assert row["seconds_per_call"] > 0
+        assert row["seconds_per_epoch"] == pytest.approx(row["seconds_per_call"] * images / batch[0])
+        assert row["gflops"] == pytest.approx(row["flop_per_call"] / row["seconds_per_call"] / 1e9)
+        assert row["gflops"] == pytest.approx(row["flop_per_epoch"] / row["seconds_per_epoch"] / 1e9)
+        assert row["percent_of_matmul"] == pytest.approx(row["gflops"])        # matmul = 100
+    # the products of a layer add up to the FLOP the counter charges its training step
+    for name, cost in layers.items():
+        assert sum(r["flop_per_call"] for r in rows if r["name"] == name) == cost.flop, name
+
+
 # --- the command line ------------------------------------------------------------------
 
 def test_bench_quick_runs_and_writes_json(tmp_path, capsys):
@@ -205,8 +308,18 @@ def test_bench_quick_runs_and_writes_json(tmp_path, capsys):
     assert records["mlp", "numpy"]["images"] == 512
     assert round(records["dual", "numpy"]["flop_per_image"] / 1e6, 2) == 8.23
     assert any(row["name"] == "fg_encoder.0" for row in records["dual", "numpy"]["layers"])
+    for r in records.values():                  # the per-kernel table, at the batch shape
+        assert r["kernels"] and r["kernel_repeats"] == bench.QUICK_KERNEL_REPEATS
+        for row in r["kernels"]:
+            assert row["in_shape"][0] == r["batch_size"]
+            assert row["calls_per_epoch"] == r["images"] / r["batch_size"]
+            assert row["gflops"] == pytest.approx(row["flop_per_call"] / row["seconds_per_call"] / 1e9)
+    dual_products = {(row["name"], row["product"]) for row in records["dual", "numpy"]["kernels"]}
+    assert ("fg_decoder.3", "input gradient") in dual_products
+    assert ("fg_encoder.0", "input gradient") not in dual_products      # it sees the data
     for text in ("backend numpy", "GFLOP/s", "matmul", "peak MB", "compile s",
-                 "where the time goes", "os.cpu_count()", "8.23 MFLOP"):
+                 "where the time goes", "per kernel", "conv_transpose2d_forward",
+                 "os.cpu_count()", "8.23 MFLOP"):
         assert text in out, text
 
 

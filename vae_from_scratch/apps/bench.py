@@ -7,11 +7,13 @@ For each backend that loads and each model, in one process:
     3. time `--epochs` epochs (default 3) and report the median
     4. one more epoch under tracemalloc, for the peak memory
     5. one more epoch with a stopwatch around every layer, for the breakdown
+    6. each product (forward, weight gradient, input gradient) of each Dense and
+       convolution layer alone, at the training batch's shapes (`kernel_costs`)
 
 and print, per backend: seconds per epoch, images per second, the achieved GFLOP/s, the
 machine's own float32 matrix-multiply GFLOP/s measured in the same run, their ratio,
-the peak memory, the JIT compile time (apart from the run time), and which layers take
-the time.
+the peak memory, the JIT compile time (apart from the run time), which layers take
+the time, and the GFLOP/s of each product (the per-kernel table).
 
 The two models:
 
@@ -80,6 +82,10 @@ QUICK_WARMUP_STEPS = 2
 MATMUL_SIZE = 1024           # n of the n×n float32 matmuls that measure the machine
 MATMUL_REPEATS = 5
 TOP_LAYERS = 8               # rows of the per-layer breakdown that are printed
+KERNEL_REPEATS = 7           # timed blocks per product in the per-kernel table (median)
+QUICK_KERNEL_REPEATS = 3
+KERNEL_BLOCK_SECONDS = 0.002  # a block repeats a product this long at least: a small Dense
+                              # takes microseconds, below the noise of one clock reading
 
 
 # --- the models --------------------------------------------------------------------------
@@ -334,6 +340,120 @@ class LayerTimer:
         return False
 
 
+# --- each product of a layer, timed alone ------------------------------------------------
+
+PRODUCTS = ("forward", "weight gradient", "input gradient")   # the order step_flops counts
+
+
+def layer_products(backend, layer, x, dy):
+    """The three matrix products of a Dense, Conv2D or ConvTranspose2D layer, each as a
+    function that runs it alone on the backend's kernels: [(product, kernel, function)]
+    in the order of PRODUCTS; each function returns its kernel's result.
+
+    x: the layer's input, dy: dL/d(its output), arrays of `backend` with the shapes of
+    the training step.  The forward pass is the layer's forward kernel.  The weight
+    gradient is its backward kernel asked for no dx (with the forward's cache, made
+    once outside the timing, as the training step has it).  The input gradient is the
+    adjoint map, which the backend has as a forward kernel with the same weights:
+
+        Dense            dx = dy W                          dense_forward(dy, Wᵀ, 0)
+        Conv2D           dx = col2im(dy · W)                conv_transpose2d_forward(dy, W, 0)
+        ConvTranspose2D  dx = im2col(dy) · W  (a conv2d)    conv2d_forward(dy, W, 0)
+
+    ConvTranspose2D's backward kernel computes dx and dW together; as the adjoint of
+    conv2d its dW is that conv2d's weight gradient with x in the place of the output
+    gradient: conv2d_backward(x, cache of conv2d_forward(dy, W), need_dx=False).
+    Each kernel call includes the data movement of its own (im2col, col2im, transposes,
+    the bias); where the backward kernel shares some between dW and dx, both products
+    pay for it here.
+    """
+    W, b = layer.params["W"], layer.params["b"]
+    xp = backend.xp
+    if isinstance(layer, Dense):
+        zero = xp.zeros(W.shape[1], dtype=W.dtype)                    # (in,)
+        _, cache = backend.dense_forward(x, W, b)
+        return [("forward", "dense_forward", lambda: backend.dense_forward(x, W, b)),
+                ("weight gradient", "dense_backward(need_dx=False)",
+                 lambda: backend.dense_backward(dy, cache, need_dx=False)),
+                ("input gradient", "dense_forward(dy, Wᵀ)",
+                 lambda: backend.dense_forward(dy, W.T, zero))]
+    s, p = layer.stride, layer.padding
+    zero = xp.zeros(W.shape[1] if isinstance(layer, Conv2D) else W.shape[0], dtype=W.dtype)
+    if isinstance(layer, Conv2D):
+        # the output_padding that brings the transposed convolution back to x's size
+        op = tuple((n + 2 * p - layer.kernel_size) % s for n in x.shape[2:])
+        _, cache = backend.conv2d_forward(x, W, b, s, p)
+        return [("forward", "conv2d_forward", lambda: backend.conv2d_forward(x, W, b, s, p)),
+                ("weight gradient", "conv2d_backward(need_dx=False)",
+                 lambda: backend.conv2d_backward(dy, cache, need_dx=False)),
+                ("input gradient", "conv_transpose2d_forward(dy, W)",
+                 lambda: backend.conv_transpose2d_forward(dy, W, zero, s, p, op))]
+    if isinstance(layer, ConvTranspose2D):
+        op = layer.output_padding
+        _, adjoint_cache = backend.conv2d_forward(dy, W, zero, s, p)
+        return [("forward", "conv_transpose2d_forward",
+                 lambda: backend.conv_transpose2d_forward(x, W, b, s, p, op)),
+                ("weight gradient", "conv2d_backward(x, need_dx=False)",
+                 lambda: backend.conv2d_backward(x, adjoint_cache, need_dx=False)),
+                ("input gradient", "conv2d_forward(dy, W)",
+                 lambda: backend.conv2d_forward(dy, W, zero, s, p))]
+    raise TypeError(f"bench: {layer!r} has no matrix product to time")
+
+
+def per_call_seconds(function, sync, repeats, block_seconds=KERNEL_BLOCK_SECONDS):
+    """Seconds of one call of function(): the median over `repeats` blocks of calls,
+    each block as many calls as fill `block_seconds`, after two untimed calls (the
+    first allocates and, on a JIT backend, may compile)."""
+    function()
+    once = _seconds(function, sync)
+    calls = max(1, int(block_seconds / max(once, 1e-9)))
+
+    def block():
+        for _ in range(calls):
+            function()
+    return statistics.median(_seconds(block, sync) for _ in range(repeats)) / calls
+
+
+def kernel_costs(model, backend, batch_shape, *, images, matmul, seed, sync,
+                 repeats=KERNEL_REPEATS):
+    """The per-kernel table: every product of every Dense and convolution layer of the
+    model, timed alone at the training batch's shapes (`layer_products`).
+
+    batch_shape: (batch size, *image shape); images: the epoch's images, so that one
+    epoch makes images / batch size calls of each product (the epoch-equivalent: the
+    last, smaller batch counted by its share).  A product's FLOP are the layer's
+    multiply-adds × 2 (`multiply_adds`); the products a step runs are those that
+    `layer_flops` charges (the input gradient only where the step computes it).
+    x and dy are seeded random arrays: no kernel's speed depends on the values.
+    Returns [dict], in the order of the forward pass, JSON-ready.
+    """
+    rng = np.random.default_rng(seed)
+
+    def draw(shape):
+        return backend.asarray(rng.standard_normal(shape, dtype=np.float32), dtype=model.dtype)
+
+    calls_per_epoch = images / batch_shape[0]
+    rows = []
+    for cost in layer_flops(model, batch_shape):
+        macs = multiply_adds(cost.layer, cost.in_shape)
+        if not macs:
+            continue
+        x, dy = draw(cost.in_shape), draw(cost.layer.output_shape(cost.in_shape))
+        products = layer_products(backend, cost.layer, x, dy)
+        flop = 2 * macs
+        epoch_flop = 2 * multiply_adds(cost.layer, (images,) + tuple(cost.in_shape[1:]))
+        for product, kernel, run in products[:cost.flop // flop]:    # 3, or 2 without dx
+            seconds = per_call_seconds(run, sync, repeats)
+            gflops = flop / seconds / 1e9
+            rows.append({"name": cost.name, "layer": repr(cost.layer), "product": product,
+                         "kernel": kernel, "in_shape": list(cost.in_shape),
+                         "seconds_per_call": seconds, "calls_per_epoch": calls_per_epoch,
+                         "seconds_per_epoch": seconds * calls_per_epoch,
+                         "flop_per_call": flop, "flop_per_epoch": epoch_flop,
+                         "gflops": gflops, "percent_of_matmul": 100 * gflops / matmul})
+    return rows
+
+
 def _warm_up(backend, step, steps, sync):
     """Run the warm-up steps and return the JIT compile time, its source, and the first
     and the median steady step's seconds.
@@ -356,14 +476,16 @@ def _warm_up(backend, step, steps, sync):
     return max(0.0, first - steady), "first warm-up step − median steady step", first, steady
 
 
-def bench_model(model_name, backend, host_x, *, epochs, warmup_steps, seed, matmul):
-    """Benchmark one model on one backend; return its record (a dict, JSON-ready)."""
+def bench_model(model_name, backend, host_x, *, epochs, warmup_steps, seed, matmul,
+                kernel_repeats=KERNEL_REPEATS, batch_size=None):
+    """Benchmark one model on one backend; return its record (a dict, JSON-ready).
+    batch_size: None for the model's own (MODELS)."""
     spec = MODELS[model_name]
     rng = np.random.default_rng([seed, 1])          # the same weights on every backend
     model = spec["build"](rng, backend)
     optimizer = Adam(model.params, model.grads, lr=LEARNING_RATE)
     x = backend.asarray(host_x, dtype=model.dtype)  # onto the backend once, before timing
-    n, batch_size = x.shape[0], spec["batch_size"]
+    n, batch_size = x.shape[0], batch_size or spec["batch_size"]
     sync = _synchronizer(backend)
 
     def step():
@@ -395,6 +517,8 @@ def bench_model(model_name, backend, host_x, *, epochs, warmup_steps, seed, matm
                        "gflops": flop * n / total / 1e9 if flop and total > 0 else None})
     layers.sort(key=lambda row: row["seconds"], reverse=True)
     other = layer_epoch - sum(row["seconds"] for row in layers)
+    kernels = kernel_costs(model, backend, (batch_size,) + tuple(host_x.shape[1:]), images=n,
+                           matmul=matmul, seed=[seed, 3], sync=sync, repeats=kernel_repeats)
     return {
         "model": model_name, "backend": backend.name, "description": spec["description"],
         "images": n, "batch_size": batch_size, "image_shape": list(host_x.shape[1:]),
@@ -407,6 +531,7 @@ def bench_model(model_name, backend, host_x, *, epochs, warmup_steps, seed, matm
         "compile_seconds": compile_seconds, "compile_measure": compile_measure,
         "first_step_seconds": first_step, "steady_step_seconds": steady_step,
         "layer_epoch_seconds": layer_epoch, "layers": layers, "other_seconds": other,
+        "kernel_repeats": kernel_repeats, "kernels": kernels,
     }
 
 
@@ -473,7 +598,7 @@ def _backend_info(backend):
 
 
 def run_bench(models="dual,mlp", backends=None, epochs=None, quick=False, json_path=None,
-              seed=0, out=None):
+              seed=0, out=None, batch_size=None):
     """Run the benchmark, print the tables to `out` (default stdout), and return the
     records (one per model and backend that ran; empty if no backend loaded).
     Raises ValueError on an unknown model or backend name or a bad epoch count."""
@@ -490,16 +615,20 @@ def run_bench(models="dual,mlp", backends=None, epochs=None, quick=False, json_p
     epochs = (1 if quick else 3) if epochs is None else epochs
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"--epochs: expected a whole number ≥ 1, got {epochs!r}")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                   or batch_size < 1):
+        raise ValueError(f"--batch-size: expected a whole number ≥ 1, got {batch_size!r}")
     asked = DEFAULT_BACKENDS if backends is None else _names(backends, "backends")
     loaded, unavailable = load_backends(asked)
     warmup_steps = QUICK_WARMUP_STEPS if quick else WARMUP_STEPS
+    kernel_repeats = QUICK_KERNEL_REPEATS if quick else KERNEL_REPEATS
 
     info = machine_info()
     say(f"vae_from_scratch bench: one training epoch (Adam, lr {LEARNING_RATE:g}) per model "
         f"and backend{', quick' if quick else ''}")
     say(f"  timing     {warmup_steps} warm-up steps, then the median of {epochs} "
         f"epoch{'s' if epochs > 1 else ''}; then one epoch for the memory and one with a "
-        f"timer around every layer")
+        f"timer around every layer; then each product of each layer alone")
     say(f"  machine    {info['platform']}, Python {info['python']}, numpy {info['numpy']}"
         + (f" ({info['blas']})" if "blas" in info else ""))
     usable = f", {info['cpus_usable']} usable by this process" if "cpus_usable" in info else ""
@@ -516,7 +645,8 @@ def run_bench(models="dual,mlp", backends=None, epochs=None, quick=False, json_p
         data[name] = spec["data"](n, np.random.default_rng([seed, 0]))
         flop = flop_per_image(spec["build"](np.random.default_rng([seed, 1]), "numpy"),
                               data[name].shape[1:])
-        say(f"    {name:<5} {spec['description']}; {n} images, batch {spec['batch_size']}; "
+        say(f"    {name:<5} {spec['description']}; {n} images, "
+            f"batch {batch_size or spec['batch_size']}; "
             f"{flop / 1e6:.2f} MFLOP per image per training step")
     if "mlp" in model_names:
         say("          (random pixels stand in for MNIST, which is not available offline; "
@@ -536,7 +666,8 @@ def run_bench(models="dual,mlp", backends=None, epochs=None, quick=False, json_p
         mine = []
         for name in model_names:
             record = bench_model(name, backend, data[name], epochs=epochs,
-                                 warmup_steps=warmup_steps, seed=seed, matmul=matmul)
+                                 warmup_steps=warmup_steps, seed=seed, matmul=matmul,
+                                 kernel_repeats=kernel_repeats, batch_size=batch_size)
             say("  " + _result_row(record))
             mine.append(record)
         say(f"  peak MB: {mine[0]['memory_measure']}")
@@ -544,6 +675,8 @@ def run_bench(models="dual,mlp", backends=None, epochs=None, quick=False, json_p
         for record in mine:
             say()
             say(_layer_table(record))
+            say()
+            say(_kernel_table(record))
         records += mine
 
     if len(loaded) > 1:
@@ -598,6 +731,36 @@ def _layer_table(r, top=TOP_LAYERS):
     return "\n".join(lines)
 
 
+def _kernel_table(r):
+    """Every product of every Dense and convolution layer, timed alone, in the order of
+    the forward pass; then their sum beside the same layers' time in the timed epoch."""
+    rows = r["kernels"]
+    width = max(len(f"{row['name']}  {row['layer']}") for row in rows)
+    kernel_width = max(len(row["kernel"]) for row in rows)
+    lines = [f"  per kernel: {r['backend']}, {r['model']} (each product of each layer alone on "
+             f"the backend's kernels, batch {r['batch_size']}, median of {r['kernel_repeats']} "
+             f"blocks; an epoch makes {rows[0]['calls_per_epoch']:g} calls of each)",
+             f"    {'layer':<{width}}  {'product':<17}{'kernel':<{kernel_width}}{'ms/call':>9}"
+             f"{'s/epoch':>9}{'MFLOP/call':>12}{'GFLOP/s':>9}{'% of matmul':>13}"]
+    previous = None
+    for row in rows:
+        label = f"{row['name']}  {row['layer']}" if row["name"] != previous else ""
+        previous = row["name"]
+        lines.append(f"    {label:<{width}}  {row['product']:<17}{row['kernel']:<{kernel_width}}"
+                     f"{1e3 * row['seconds_per_call']:>9.3f}{row['seconds_per_epoch']:>9.3f}"
+                     f"{row['flop_per_call'] / 1e6:>12.3f}{row['gflops']:>9.2f}"
+                     f"{row['percent_of_matmul']:>12.1f}%")
+    seconds = sum(row["seconds_per_epoch"] for row in rows)
+    gflops = sum(row["flop_per_epoch"] for row in rows) / seconds / 1e9
+    names = {row["name"] for row in rows}
+    in_epoch = sum(layer["seconds"] for layer in r["layers"] if layer["name"] in names)
+    lines.append(f"    {'all products, alone':<{width + 17 + kernel_width + 11}}{seconds:>9.3f}"
+                 f"{'':>12}{gflops:>9.2f}{100 * gflops / r['matmul_gflops']:>12.1f}%")
+    lines.append(f"    the same layers' forward + backward in the timed epoch: {in_epoch:.3f} s "
+                 f"(no input gradient where a layer sees the data)")
+    return "\n".join(lines)
+
+
 __all__ = ["run_bench", "bench_model", "multiply_adds", "step_flops", "layer_flops",
            "flop_per_image", "model_parts", "LayerCost", "matmul_gflops", "LayerTimer", "MODELS",
-           "DEFAULT_BACKENDS"]
+           "DEFAULT_BACKENDS", "layer_products", "kernel_costs", "per_call_seconds", "PRODUCTS"]

@@ -155,6 +155,8 @@ def build_parser():
                             "(default: off)")
     bench.add_argument("--json", default=None, metavar="PATH",
                        help="also write the figures as JSON to PATH (default: none)")
+    bench.add_argument("--batch-size", type=whole(1), default=None, metavar="N",
+                       help="the batch size of every model (default: each model's own, 32 dual, 128 mlp)")
     bench.add_argument("--seed", type=seed, default=0, help=SEED_HELP)
     bench.add_argument("--blas-threads", type=whole(1), default=None, metavar="N",
                        help=BLAS_HELP % "as OpenBLAS chose")
@@ -275,7 +277,8 @@ def _run(args):
         from .bench import run_bench
         try:
             records = run_bench(args.models, args.backends, epochs=args.epochs,
-                                quick=args.quick, json_path=args.json, seed=args.seed)
+                                quick=args.quick, json_path=args.json, seed=args.seed,
+                                batch_size=args.batch_size)
         except ValueError as error:          # an unknown model or backend name: a usage error
             print(f"error: {error}", file=sys.stderr)
             return 2
