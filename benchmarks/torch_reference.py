@@ -273,7 +273,7 @@ def project_epoch(name, backend, host_x, seed):
     builder and seeds, the data moved onto the backend once, Adam, `run_epoch`."""
     spec = bench.MODELS[name]
     model = spec["build"](np.random.default_rng([seed, 1]), backend)
-    optimizer = Adam(model.params, model.grads, lr=bench.LEARNING_RATE)
+    optimizer = Adam(model.params, model.grads, lr=bench.LEARNING_RATE, backend=backend)
     x = backend.asarray(host_x, dtype=model.dtype)
     rng = np.random.default_rng([seed, 2])
     return model, lambda: run_epoch(model, optimizer, x, rng=rng, batch_size=spec["batch_size"])

@@ -276,13 +276,19 @@ class Adam(Optimizer):
     weight_decay = λ > 0 adds the L2 penalty's gradient to the gradient, g ← g + λ p,
     after clipping (the "coupled" L2 of the paper, not AdamW's decoupled decay).
     The buffers are saved as "m.<name>" and "v.<name>".
+
+    backend: the model's backend (model.backend), or None.  A backend with a compiled
+    update (Numba: backend/numba_optim.py) runs these lines for each tensor in one pass
+    instead of eight, with the same arithmetic in the same order: the same numbers, bit
+    for bit, several times faster on small tensors.
     """
 
     buffers = ("m", "v")
 
     def __init__(self, params, grads, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
-                 weight_decay=0.0, *, clip_norm=None):
+                 weight_decay=0.0, *, clip_norm=None, backend=None):
         super().__init__(params, grads, lr, clip_norm=clip_norm)
+        self._compiled = getattr(backend, "adam_update", None)
         self.beta1 = check_number("Adam", "beta1", beta1, 0.0, 1.0, low_open=False, high_open=True)
         self.beta2 = check_number("Adam", "beta2", beta2, 0.0, 1.0, low_open=False, high_open=True)
         self.eps = check_number("Adam", "eps", eps)
@@ -291,6 +297,10 @@ class Adam(Optimizer):
     def _update(self, name, p, g, lr):
         beta1, beta2, t = self.beta1, self.beta2, self.step_count + 1
         m, v = self.state["m"][name], self.state["v"][name]
+        if self._compiled is not None and p.flags.c_contiguous and g.flags.c_contiguous:
+            self._compiled(p, g, m, v, lr=lr, beta1=beta1, beta2=beta2, eps=self.eps, t=t,
+                           weight_decay=self.weight_decay)
+            return
         if self.weight_decay:
             g = g + self.weight_decay * p
         m *= beta1

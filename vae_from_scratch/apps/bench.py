@@ -483,7 +483,7 @@ def bench_model(model_name, backend, host_x, *, epochs, warmup_steps, seed, matm
     spec = MODELS[model_name]
     rng = np.random.default_rng([seed, 1])          # the same weights on every backend
     model = spec["build"](rng, backend)
-    optimizer = Adam(model.params, model.grads, lr=LEARNING_RATE)
+    optimizer = Adam(model.params, model.grads, lr=LEARNING_RATE, backend=backend)
     x = backend.asarray(host_x, dtype=model.dtype)  # onto the backend once, before timing
     n, batch_size = x.shape[0], batch_size or spec["batch_size"]
     sync = _synchronizer(backend)

@@ -90,7 +90,7 @@ def train_vae(data="digits", model="mlp", likelihood="bernoulli", *, latent_dim=
         f"{vae.n_params:,} parameters")
 
     untrained = evaluate_elbo(vae, x_val, np.random.default_rng(0))["elbo"]
-    optimizer = Adam(vae.params, vae.grads, lr=cfg["lr"])
+    optimizer = Adam(vae.params, vae.grads, lr=cfg["lr"], backend=bk)
     beta = linear_beta_schedule(anneal_steps) if anneal_steps else 1.0
     t0 = time.perf_counter()
     history = fit(vae, optimizer, x_train, x_val, epochs=cfg["epochs"], rng=rng,

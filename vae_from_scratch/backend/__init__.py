@@ -81,6 +81,9 @@ class Backend:
     unpool2d_backward: Callable
     # compiles every kernel ahead of use (a JIT backend) and returns the seconds it took
     warmup: Optional[Callable] = None
+    # Adam's update of one tensor in one compiled pass (numba_optim.py), bit for bit the
+    # reference's; None: optim.Adam's own NumPy lines
+    adam_update: Optional[Callable] = None
 
     def asarray(self, a, dtype=None):
         """Move an array (for example NumPy weights drawn on the host) onto this backend."""

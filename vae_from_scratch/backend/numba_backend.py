@@ -3,6 +3,7 @@
     convolution, transposed convolution    numba_conv.py   (im2col and col2im loops,
                                                            BLAS for the products)
     max and average pooling                numba_pool.py
+    Adam's update (optional, optim.Adam)   numba_optim.py  (one pass per tensor)
     dense layers, unpooling                the NumPy reference (BLAS and strided copies
                                            are already as fast as a loop can be)
 
@@ -21,7 +22,7 @@ import time
 import numpy as np
 
 from . import KERNELS, Backend, numpy_dense
-from . import numba_conv, numba_pool
+from . import numba_conv, numba_optim, numba_pool
 
 
 # (kernel size, stride) of the reference models' layers: the dual VAE's convolutions
@@ -49,6 +50,7 @@ def warmup():
             for pool in ("max", "avg"):
                 out, cache = getattr(numba_pool, f"{pool}_pool2d_forward")(x, k, s)
                 getattr(numba_pool, f"{pool}_pool2d_backward")(out, cache)
+    numba_optim.warmup()
     return time.perf_counter() - t0
 
 
@@ -58,4 +60,5 @@ def build():
         kernels.update({name: getattr(module, name) for name in KERNELS if hasattr(module, name)})
     missing = set(KERNELS) - set(kernels)
     assert not missing, missing
-    return Backend(name="numba", xp=np, warmup=warmup, **kernels)
+    return Backend(name="numba", xp=np, warmup=warmup, adam_update=numba_optim.adam_update,
+                   **kernels)

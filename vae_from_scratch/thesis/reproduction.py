@@ -151,7 +151,7 @@ def run_dataset(name, out, *, epochs=30, batch_size=32, lr=1e-3, seed=0, n_train
                     decorrelate=decorrelate,
                     likelihood1="bernoulli" if data_mode == "binary" else "gaussian",
                     noise_var0=float(np.var(x_train)), backend=bk)   # grey: σ² starts at the data's
-    optimizer = Adam(model.params, model.grads, lr=lr)
+    optimizer = Adam(model.params, model.grads, lr=lr, backend=bk)
     eval_seed = seed + 2000
     saved = out / "convergence.json"
     convergence = json.loads(saved.read_text()) if resume and saved.is_file() else []
