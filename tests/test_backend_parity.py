@@ -4,7 +4,8 @@ Each kernel runs on every backend that loads here (Numba, CuPy), and on the CuPy
 backend's kernels run with NumPy arrays (so that the GPU code is checked on every
 machine), on the grid of shapes of the gradient checks (batch 1, odd sizes,
 stride > 1, stride > kernel, padding, kernel equal to the input, output padding)
-and the shapes the models use (the background encoder's 30×30 kernel at stride 30),
+and the shapes the models use (the background encoder's 30×30 kernel at stride 30, the
+foreground encoder's first layer, which Numba computes with its direct kernel),
 forward and backward, need_dx=False included, and is compared with the NumPy
 reference: float64 to 1e-10 and float32 to 1e-4, relative to the largest entry.
 Results must stay on the backend's device.  A backend that cannot load is skipped
@@ -30,6 +31,7 @@ DTYPES = [np.float64, np.float32]
 CONV_EXTRA = [
     (2, 1, 4, 60, 60, 30, 30, 0),       # the dual VAE's background encoder
     (2, 1, 3, 60, 60, 6, 2, 2),         # its foreground encoder's first convolution
+    (3, 1, 16, 60, 60, 6, 2, 2),        # ... at its 16 channels: Numba's direct kernel (numba_direct.py)
     (3, 2, 3, 8, 8, 4, 2, 1),           # conv_vae: k = 4, s = 2, p = 1
     (2, 2, 2, 7, 7, 2, 3, 0),           # stride > kernel: skipped rows and columns
     (1, 1, 1, 1, 1, 1, 1, 0),           # a single pixel

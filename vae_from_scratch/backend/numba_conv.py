@@ -24,9 +24,11 @@ would, so these loops give the same results with any number of threads.  (OpenBL
 products do not: it splits its sums by thread count.)  fastmath stays off: the sums
 are those of the reference up to the order of terms.
 
-One method for all layers, im2col + BLAS: the alternatives measured (direct loops, a
-tap-major im2col) were slower overall, and one method is simpler to read
-(docs/performance.md).
+im2col + BLAS for all layers but one kind: the alternatives measured (direct loops, a
+tap-major im2col) were slower overall.  The exception is a convolution of one input
+channel (the first layer of an encoder), where im2col copies every pixel k²/s² times
+for a product only k² deep: numba_direct.py computes it directly (docs/performance.md,
+"Direct convolution for the first layer").
 """
 
 import functools
@@ -34,6 +36,7 @@ import functools
 import numpy as np
 from numba import njit, prange
 
+from . import numba_direct
 from .numpy_conv import conv_transpose2d_output_size
 from .numpy_im2col import conv_output_size
 
@@ -177,7 +180,14 @@ def _weight_grad(dy_rows, cols, w_shape):
 # --- the kernels the layers call (signatures of backend/__init__.py) ---------------
 
 def conv2d_forward(x, w, b, stride=1, padding=0):
-    """As numpy_conv.conv2d_forward.  x: (N, C, H, W), w: (F, C, k, k) -> (N, F, Ho, Wo)."""
+    """As numpy_conv.conv2d_forward.  x: (N, C, H, W), w: (F, C, k, k) -> (N, F, Ho, Wo).
+
+    One input channel and enough output channels (numba_direct.use_direct): the direct
+    kernel, which keeps the padded input in the cache where im2col keeps its cols."""
+    F, C, k, _ = w.shape
+    if numba_direct.use_direct(C, F, k):
+        out, padded = numba_direct.conv2d_forward(x, w, b, stride, padding)
+        return out, (x.shape, padded, w, stride, padding)
     out, cols = _correlate(x, w, b, stride, padding)
     return out, (x.shape, cols, w, stride, padding)
 
@@ -185,6 +195,10 @@ def conv2d_forward(x, w, b, stride=1, padding=0):
 def conv2d_backward(dout, cache, need_dx=True):
     """As numpy_conv.conv2d_backward: (dx or None, dw, db)."""
     x_shape, cols, w, stride, padding = cache
+    if isinstance(cols, numba_direct.PaddedInput):        # the direct forward's cache
+        dw, db = numba_direct.conv2d_weight_grad(dout, cols, w.shape, stride, padding)
+        dx = _scatter(_rows(dout)[0], w, x_shape, stride, padding) if need_dx else None
+        return dx, dw, db
     dy_rows, db = _rows(dout)
     dx = _scatter(dy_rows, w, x_shape, stride, padding) if need_dx else None
     return dx, _weight_grad(dy_rows, cols, w.shape), db
