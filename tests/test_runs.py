@@ -44,7 +44,9 @@ def test_a_new_or_empty_folder_is_claimed_and_marked_unfinished(tmp_path):
 
 def test_a_finished_run_with_the_same_options_may_run_again(tmp_path):
     finished(tmp_path, **{"--lr": 0.1, "--epochs": 3})
-    claim(tmp_path, "train", {"--lr": 0.1, "--epochs": 3})       # no error
+    again = claim(tmp_path, "train", {"--lr": 0.1, "--epochs": 3})   # no error: the same run
+    saved = json.loads((tmp_path / MANIFEST).read_text())
+    assert again.epoch("train") == 0 and saved["finished"] is False  # starts over, recorded
 
 
 def test_a_finished_run_of_other_options_is_refused_naming_them(tmp_path):
