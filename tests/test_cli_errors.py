@@ -92,6 +92,10 @@ def test_out_that_is_a_file_or_lies_under_a_file(tmp_path, capsys):
                 main([command, "--out", str(out)])
             assert stop.value.code == 2
             assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:                  # bench's --json: before it runs
+        main(["bench", "--quick", "--json", str(file / "bench.json")])
+    assert stop.value.code == 2
+    assert f"--json: expected a folder, got the file '{file}'" in capsys.readouterr().err
     assert file.read_text() == "not a folder"
 
 

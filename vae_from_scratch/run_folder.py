@@ -100,6 +100,12 @@ def read_manifest(path):
     return manifest
 
 
+def option_names(values, leave_out=()):
+    """{"--learning-rate": 0.1} from {"learning_rate": 0.1}: a run's options as run.json
+    and the messages name them, by their command-line spelling."""
+    return {f"--{k.replace('_', '-')}": v for k, v in values.items() if k not in leave_out}
+
+
 def checkpoint_epochs(out):
     """The epochs of the checkpoints in `out` and its sub-folders (the thesis keeps one per
     data set); a checkpoint that cannot be read counts as epoch 1.  run.json records each
@@ -187,4 +193,4 @@ def _check_against(out, saved, command, options, resume, extendable):
                              f"start over with --force, or choose another folder with --out")
 
 
-__all__ = ["claim", "read_manifest", "RunFolder", "RunFolderError", "FORMAT", "MANIFEST"]
+__all__ = ["claim", "option_names", "read_manifest", "RunFolder", "RunFolderError", "FORMAT", "MANIFEST"]

@@ -6,10 +6,9 @@ save their figures with viz.plots.save_figure, as the rest of the package does.)
 import sys
 from pathlib import Path
 
-from ..run_folder import RunFolder, RunFolderError, claim
+from ..run_folder import RunFolder, RunFolderError, claim, option_names
 from ..utils import write_json
-from .cli import BACKENDS
-from .options import SEED_HELP, Parser, folder, seed
+from .options import BACKENDS, SEED_HELP, Parser, folder, seed
 
 
 def parse_chapter_args(argv, chapter, description, quick_help, *, backend=False, extra=None):
@@ -29,9 +28,9 @@ def parse_chapter_args(argv, chapter, description, quick_help, *, backend=False,
         args = p.parse_args(argv)
     if args.out is None:
         args.out = f"runs/chapters{'-quick' if args.quick else ''}/{chapter}"
-    options = {f"--{k.replace('_', '-')}": v for k, v in vars(args).items() if k not in ("out", "force")}
     try:
-        claim(args.out, f"chapter {chapter}", options, force=args.force)
+        claim(args.out, f"chapter {chapter}", option_names(vars(args), ("out", "force")),
+              force=args.force)
     except RunFolderError as error:
         p.exit(2, f"{p.prog}: error: {error}\n")
     return args

@@ -8,12 +8,12 @@ traceback.  Ctrl-C ends a training command with one line and exit code 130; its 
 checkpoint is intact and `--resume` continues from it.
 """
 
+import argparse
 import os
 import sys
 
-from .options import SEED_HELP, Parser, folder, real, seed, whole
+from .options import BACKENDS, SEED_HELP, Parser, folder, real, seed, whole
 
-BACKENDS = ("numpy", "numba", "cupy", "auto")
 BACKEND_HELP = ("numpy, numba, cupy or auto: CuPy where a GPU works, else Numba where it is "
                 "installed, else NumPy (default: $VAE_BACKEND, else auto)")
 BLAS_HELP = ("threads for NumPy's BLAS (OpenBLAS) matrix products; 1 makes the sums "
@@ -194,16 +194,19 @@ def _check_modes(args, command):
         for given, option in ((args.data_dir is not None, "--data-dir"), (args.download, "--download")):
             if given and args.data != "mnist":
                 command.error(f"{option}: applies to --data mnist only, got it with --data {args.data}")
-        if args.resume and args.force:
-            command.error("--resume and --force: expected one of them, got both")
     if args.command == "thesis":
         if args.quick and args.epochs is not None:
             command.error(f"--epochs: --quick runs 2 epochs, got --epochs {args.epochs} too; "
                           f"drop one of the two")
-        if args.resume and args.force:
-            command.error("--resume and --force: expected one of them, got both")
-    if args.command == "bench" and args.json is not None and os.path.isdir(args.json):
-        command.error(f"--json: expected a file path, got the folder {args.json!r}")
+    if getattr(args, "resume", False) and args.force:
+        command.error("--resume and --force: expected one of them, got both")
+    if args.command == "bench" and args.json is not None:
+        if os.path.isdir(args.json):
+            command.error(f"--json: expected a file path, got the folder {args.json!r}")
+        try:                                 # its folder, before the bench has run
+            folder(os.path.dirname(args.json) or ".")
+        except argparse.ArgumentTypeError as error:
+            command.error(f"--json: {error}")
     if getattr(args, "backend", "") is None and args.command in ("demo", "train", "thesis"):
         args.backend = os.environ.get("VAE_BACKEND", "").strip() or "auto"
         if args.backend not in BACKENDS:

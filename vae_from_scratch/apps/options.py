@@ -108,7 +108,8 @@ def folder(text):
     return text
 
 
+BACKENDS = ("numpy", "numba", "cupy", "auto")      # --backend's choices, everywhere
 SEED_HELP = "random seed: the same seed gives the same run on the same machine (default %(default)s)"
 seed = whole(0)
 
-__all__ = ["Parser", "whole", "real", "folder", "seed", "SEED_HELP"]
+__all__ = ["Parser", "whole", "real", "folder", "seed", "SEED_HELP", "BACKENDS"]

@@ -37,7 +37,7 @@ from ..models.dual_vae import DualVAE
 from ..nn.functional import sigmoid
 from ..optim import Adam
 from ..train import fit
-from ..run_folder import claim
+from ..run_folder import claim, option_names
 from ..utils import atomic_write, check_int, write_json
 from ..viz.plots import (plot_probe_summary, plot_series, save_latent_exploration,
                          save_reconstruction_plot)
@@ -298,9 +298,8 @@ def run_thesis(datasets=SYNTHETIC_NAMES, out_dir="runs/thesis", *, quick=False, 
         raise ValueError(f"run_thesis: quick runs 2 epochs, got epochs={epochs!r} too")
     epochs = 2 if quick else 30 if epochs is None else check_int("run_thesis", "epochs", epochs, 1)
     out = Path(out_dir)
-    run = claim(out, "thesis", {"--datasets": list(datasets), "--epochs": epochs, "--seed": seed,
-                                "--quick": quick, **{"--" + k.replace("_", "-"): v
-                                                     for k, v in options.items()}},
+    run = claim(out, "thesis", option_names(dict(datasets=list(datasets), epochs=epochs, seed=seed,
+                                                 quick=quick, **options)),
                 resume=resume, force=force, extendable=("--epochs", "--datasets"))
     bk = get_backend(backend)
     say = (lambda *a: None) if quiet else print
