@@ -541,8 +541,8 @@ def discuss_remedy(results, quick=False):
 # remedy's z1 reads X90_20's top-right disk at 0.90 against 0.79 where Numba's gives 0.82):
 #
 # - The thesis's run does not show the cells under an active disk: "in, bg on" is
-#   0.520 / 0.535 / 0.514 on X90 / X50 / X90_20, AUC 0.550 / 0.591 / 0.540 — chance —
-#   while outside the disks it reaches 0.743 / 0.702 / 0.619 (and is still climbing).
+#   0.522 / 0.544 / 0.508 on X90 / X50 / X90_20, AUC 0.551 / 0.603 / 0.534 — chance —
+#   while outside the disks it reaches 0.741 / 0.692 / 0.622 (and is still climbing).
 #   This is what the thesis saw: "when the background is active, we can not identify,
 #   whether the foreground cell is reconstructed as active or if we just see the
 #   background cell with embedded portions of the foreground cell" (§3.3).

@@ -319,6 +319,26 @@ def test_logistic_probe_learns_a_separable_rule():
     assert (predict(x[200:]) == y[200:]).mean() > 0.95
 
 
+def test_logistic_probe_fits_many_labels_as_it_fits_each():
+    """(N, L) labels: each column's predictions are those of its own (N,) fit."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((300, 2))
+    ys = np.stack([x[:, 0] > 0, x[:, 1] > 0.5, x[:, 0] + x[:, 1] > 0,
+                   np.zeros(300, bool)], axis=1)
+    together = fit_logistic(x[:200], ys[:200])(x[200:])
+    assert together.shape == (100, 4)
+    for j in range(ys.shape[1]):
+        alone = fit_logistic(x[:200], ys[:200, j])(x[200:])
+        assert np.array_equal(together[:, j], alone), j
+    assert (together[:, :3] == ys[200:, :3]).mean() > 0.95
+    assert not together[:, 3].any()                  # an all-false label predicts false
+
+
+def test_logistic_probe_rejects_mismatched_labels():
+    with pytest.raises(ValueError, match="fit_logistic: expected features"):
+        fit_logistic(np.zeros((5, 2)), np.zeros(4))
+
+
 def test_latent_states_are_the_thesis_one_hot_states():
     states = latent_states(4, 1, a=5)
     assert states.shape == (11, 5)

@@ -221,7 +221,8 @@ def run_epoch(model, optimizer, x, *, rng, batch_size, beta=1.0, binarize=None, 
 
 def fit(model, optimizer, x_train, x_val=None, *, epochs, rng, batch_size=100,
         binarize="dynamic", beta=1.0, checkpoint=None, resume=False,
-        callbacks=(), quiet=False, progress=None, log_every=None, val_seed=0):
+        callbacks=(), quiet=False, progress=None, log_every=None, val_seed=0,
+        val_batch_size=500):
     """Train `model` by minibatch AEVB (thesis Algorithm 2) and return the history.
 
     x_train: (N, *x_shape) host array, values in [0, 1].  x_val: validation set,
@@ -243,6 +244,9 @@ def fit(model, optimizer, x_train, x_val=None, *, epochs, rng, batch_size=100,
     log_every: beside a progress bar, print the epoch line every this many epochs
         (default: about 20 lines per run, and always the first and the last epoch);
         without a bar, every epoch's line is printed, so that a log shows each one.
+
+    val_seed, val_batch_size: the validation pass's ε (a fresh Generator of this seed each
+        epoch, so that epochs are compared on the same ε) and its batches (evaluate_elbo).
 
     Returns the history: a dict of lists, one entry per epoch: RUN_KEYS, then
     "train_<metric>" and "val_<metric>" for each of the model's metrics (nan for val_
@@ -284,7 +288,7 @@ def fit(model, optimizer, x_train, x_val=None, *, epochs, rng, batch_size=100,
             except DivergenceError as error:
                 raise DivergenceError(_diverged(error, epoch, checkpoint)) from error
             bar.close()
-            val = (evaluate_elbo(model, x_val, np.random.default_rng(val_seed))
+            val = (evaluate_elbo(model, x_val, np.random.default_rng(val_seed), val_batch_size)
                    if x_val is not None else dict.fromkeys(train, np.nan))
             record = dict(epoch=epoch, step=optimizer.step_count, beta=beta_now,
                           lr=optimizer.current_lr(), seconds=time.perf_counter() - t0,

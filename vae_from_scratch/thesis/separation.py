@@ -284,20 +284,25 @@ def _standardiser(X):
 def fit_logistic(features, labels, *, steps=500, lr=0.5, l2=1e-3):
     """Logistic regression by gradient descent on the mean cross-entropy + ½ l2 ‖w‖².
 
-    features: (N, F), labels: (N,) in {0, 1}.  The features are standardised with the
-    training mean and spread, which the returned predictor reuses.
-    Returns predict(features) -> (N,) bool.
+    features: (N, F), labels: (N,) in {0, 1}, or (N, L) for L independent problems on
+    the same features (fitted together: one matrix product a step instead of L, the
+    same arithmetic for each column).  The features are standardised with the training
+    mean and spread, which the returned predictor reuses.
+    Returns predict(features (M, F)) -> (M,) bool, or (M, L) for (N, L) labels.
     """
     X = np.asarray(features, np.float64)
     y = np.asarray(labels, np.float64)
+    if X.ndim != 2 or y.ndim not in (1, 2) or len(y) != len(X):
+        raise ValueError(f"fit_logistic: expected features (N, F) and labels (N,) or (N, L), "
+                         f"got {X.shape} and {y.shape}")
     mean, std = _standardiser(X)
     Z = (X - mean) / std
-    w, b = np.zeros(Z.shape[1]), 0.0
+    w, b = np.zeros((Z.shape[1],) + y.shape[1:]), np.zeros(y.shape[1:])
     for _ in range(steps):
         p = 1.0 / (1.0 + np.exp(-(Z @ w + b)))
         # ∂/∂w of the mean cross-entropy is Zᵀ (p − y) / N
         w -= lr * (Z.T @ (p - y) / len(y) + l2 * w)
-        b -= lr * float(np.mean(p - y))
+        b -= lr * np.mean(p - y, axis=0)
 
     def predict(new):
         return ((np.asarray(new, np.float64) - mean) / std) @ w + b > 0
@@ -365,12 +370,15 @@ def fit_knn(features, labels, *, k=15, chunk=256):
 
 
 def _probe_predictions(train_x, train_y, test_x, neighbours):
-    """The held-out predictions of both probes and of the training majority: dict of (M,) bool.
-    neighbours: nearest_neighbours(train_x, test_x), shared by every label of one code."""
+    """The held-out predictions of both probes and of the training majority for each
+    label column: {"linear", "knn", "majority"}, each (M, L) bool.
+    train_y: (N, L) bool.  neighbours: nearest_neighbours(train_x, test_x), shared by every
+    label of one code."""
     train_y = np.asarray(train_y, bool)
+    m = len(test_x)
     return {"linear": fit_logistic(train_x, train_y)(test_x),
-            "knn": knn_vote(neighbours, train_y),
-            "majority": np.full(len(test_x), train_y.mean() >= 0.5)}
+            "knn": np.stack([knn_vote(neighbours, y) for y in train_y.T], axis=1),
+            "majority": np.broadcast_to(train_y.mean(axis=0) >= 0.5, (m, train_y.shape[1]))}
 
 
 def _accuracy(predicted, truth):
@@ -426,10 +434,16 @@ def latent_probes(train_mu1, train_mu2, train_foreground, train_background,
 
     neighbours = {space: nearest_neighbours(tr, te, k=k) for space, (tr, te) in spaces.items()}
 
-    def predictions(train_y):
-        """Held-out predictions (M,) bool of each probe on each space, and the majority's."""
-        out = {space: _probe_predictions(tr, train_y, te, neighbours[space])
-               for space, (tr, te) in spaces.items()}
+    # every label at once, one logistic fit per space: the disks' states, then the cells'
+    labels = np.concatenate([train_bg, train_fg], axis=1)
+    fitted_all = {space: _probe_predictions(tr, labels, te, neighbours[space])
+                  for space, (tr, te) in spaces.items()}
+
+    def predictions(column):
+        """Held-out predictions (M,) bool of each probe on each space for one label
+        column of `labels`, and the majority's."""
+        out = {space: {probe: p[:, column] for probe, p in by_probe.items()}
+               for space, by_probe in fitted_all.items()}
         return out, out["z1"]["majority"]
 
     def scores(fitted, test_y, select=None):
@@ -450,13 +464,13 @@ def latent_probes(train_mu1, train_mu2, train_foreground, train_background,
                    for space in spaces},
                 "majority": mean([r["majority"] for r in results])}
 
-    disks = {name: scores(predictions(train_bg[:, d]), test_bg[:, d])
+    disks = {name: scores(predictions(d), test_bg[:, d])
              for d, name in enumerate(disk_names)}
     in_any, disk_of = _disk_of(inside)
     outside, covered, covered_on = [], [], []
     for c in range(train_fg.shape[1]):
         # one fit per cell; "inside" and "inside_bg_on" score the same probe
-        fitted = predictions(train_fg[:, c])
+        fitted = predictions(len(disk_names) + c)
         if not in_any[c]:
             outside.append(scores(fitted, test_fg[:, c]))
             continue
