@@ -537,8 +537,8 @@ def discuss_remedy(results, quick=False):
 # **What we measure.**  The numbers of the main job (docs/thesis.md; Numba, seed 0, 30 epochs).  This
 # chapter's NumPy run computes the same model to float32 round-off, which 1900 steps of
 # training amplify; the cell below prints its own numbers (in our NumPy run: the thesis
-# run 0.527 / 0.561 / 0.518 under the disks, the remedy 1.000 / 0.981 / 1.000, and the
-# remedy's z1 reads X90_20's top-right disk at 0.90 against 0.79 where Numba's gives 0.82):
+# run 0.530 / 0.565 / 0.509 under the disks, the remedy 0.999 / 0.985 / 0.999, and the
+# remedy's z1 reads X90_20's top-right disk at 0.90 against 0.79 where Numba's gave 0.82):
 #
 # - The thesis's run does not show the cells under an active disk: "in, bg on" is
 #   0.522 / 0.544 / 0.508 on X90 / X50 / X90_20, AUC 0.551 / 0.603 / 0.534 — chance —
