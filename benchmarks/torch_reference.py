@@ -36,7 +36,9 @@ What it does, per model:
 `--check` runs step 1 only (on `--images` images, at most one batch).
 
 Threads: both use `--threads` (default 2): torch.set_num_threads, OpenBLAS through
-`set_blas_threads`, and Numba's threads.  Two OpenMP runtimes do not share one process
+`set_blas_threads`, and Numba's threads; `--blas-threads 1` gives the project's
+products one OpenBLAS thread beside Numba's two, its fastest setting for the dual VAE
+and the `thesis` command's default (PyTorch, on MKL and oneDNN, keeps `--threads`).  Two OpenMP runtimes do not share one process
 well on a few cores: PyTorch is imported first and its runtime keeps its defaults (its
 idle threads spin a while, which suits it), and Numba, whose OpenMP threading layer
 would bind to PyTorch's already loaded runtime and spin against OpenBLAS, runs on its
@@ -312,10 +314,11 @@ def _seconds(function):
 
 # --- the command -------------------------------------------------------------------------
 
-def _set_threads(n):
-    """Both sides on n threads: PyTorch's intra-op pool, OpenBLAS, and Numba where loaded."""
+def _set_threads(n, blas=None):
+    """Both sides on n threads: PyTorch's intra-op pool, OpenBLAS (or `blas` threads), and
+    Numba where loaded."""
     torch.set_num_threads(n)
-    set_blas_threads(n)
+    set_blas_threads(blas or n)
 
 
 def _numba_threads(n):
@@ -333,6 +336,8 @@ def main(argv=None):
     parser.add_argument("--backends", default="numba,numpy",
                         help="the project's backends to time (those that load)")
     parser.add_argument("--threads", type=int, default=2, help="threads for both (default 2)")
+    parser.add_argument("--blas-threads", type=int, default=None,
+                        help="OpenBLAS threads of the project's products (default: --threads)")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds (default 5)")
     parser.add_argument("--images", type=int, default=None,
                         help="images per epoch (default: the bench's, 2000 dual, 5000 mlp)")
@@ -346,8 +351,9 @@ def main(argv=None):
     if torch is None:
         print(NO_TORCH)
         return 1
-    if args.threads < 1 or args.repeats < 1 or (args.images is not None and args.images < 1):
-        parser.error("--threads, --repeats and --images must be at least 1")
+    if (args.threads < 1 or args.repeats < 1 or (args.images is not None and args.images < 1)
+            or (args.blas_threads is not None and args.blas_threads < 1)):
+        parser.error("--threads, --blas-threads, --repeats and --images must be at least 1")
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in models if m not in TORCH_MODELS]
     if unknown:
@@ -355,7 +361,7 @@ def main(argv=None):
 
     # before Numba loads (it reads the layer when imported); a value the user set is kept
     os.environ.setdefault("NUMBA_THREADING_LAYER", args.numba_threading_layer)
-    _set_threads(args.threads)          # before the backends load: Numba reads it
+    _set_threads(args.threads, args.blas_threads)   # before the backends load: Numba reads it
     backends = {}
     for name in (b.strip() for b in args.backends.split(",") if b.strip()):
         try:
