@@ -40,8 +40,9 @@ Threads: both use `--threads` (default 2): torch.set_num_threads, OpenBLAS throu
 products one OpenBLAS thread beside Numba's two, its fastest setting for the dual VAE
 and the `thesis` command's default (PyTorch, on MKL and oneDNN, keeps `--threads`);
 but on the workqueue layer below it is slower here (docs/performance.md, "One run").
-Two OpenMP runtimes do not share one process well on a few cores: PyTorch is imported first and its runtime keeps its defaults (its
-idle threads spin a while, which suits it), and Numba, whose OpenMP threading layer
+Two OpenMP runtimes do not share one process well on a few cores: PyTorch is imported
+first and its runtime keeps its defaults (its idle threads spin a while, which suits
+it), and Numba, whose OpenMP threading layer
 would bind to PyTorch's already loaded runtime and spin against OpenBLAS, runs on its
 own "workqueue" layer (`--numba-threading-layer`; an epoch of the dual VAE took 8–10×
 longer with the OpenMP layer here, docs/performance.md).  The bench itself runs Numba
