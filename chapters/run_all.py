@@ -1,14 +1,15 @@
-"""Run every chapter, in order, each in its own process, and print one line per chapter.
+"""Run every chapter section, in reading order, each in its own process, and print one
+line per section.
 
-    python chapters/run_all.py [--quick] [--out DIR] [--seed S] [--only ch02 ch05 …]
+    python chapters/run_all.py [--quick] [--out DIR] [--seed S] [--only ch02 ch05_1 …]
 
-Every `chapters/chNN_*.py` present is run as `python chNN_….py [--quick] --out DIR/chNN`
-(DIR defaults to runs/chapters, or runs/chapters-quick with --quick: the chapters' own
-default folders).  Its output goes to
-DIR/chNN/output.txt, and one line is printed per chapter: its name, the seconds it took,
-OK or FAILED, and its key numbers — the "summary" entry of the results.json it wrote,
-else its last line starting with "summary:", else its last line of output.  A failed
-chapter also shows the end of its output.  The exit code is 1 if any chapter failed.
+The sections are the files chapters/chNN_topic/chNN_K_*.py (`sections()`); each is run
+as `python chNN_K_….py [--quick] --out DIR/chNN_K` (DIR defaults to runs/chapters, or
+runs/chapters-quick with --quick: the sections' own default folders).  Its output goes
+to DIR/chNN_K/output.txt, and one line is printed per section: its name, the seconds it
+took, OK or FAILED, and its key numbers — the "summary" entry of the results.json it
+wrote, else its last line starting with "summary:", else its last line of output.  A
+failed section also shows the end of its output.  The exit code is 1 if any failed.
 """
 
 import json
@@ -24,11 +25,23 @@ if str(HERE.parent) not in sys.path:             # the package, from a plain che
 from vae_from_scratch.apps.options import Parser, folder, real, seed  # noqa: E402
 
 
-def chapters(only=None):
-    """The chapter scripts, sorted by number: chapters/ch01_….py, ch02_….py, …"""
-    found = sorted(HERE.glob("ch[0-9][0-9]_*.py"))
+def section_id(script):
+    """"ch03_1" for chapters/ch03_kl_divergence/ch03_1_closed_form.py."""
+    return "_".join(Path(script).stem.split("_")[:2])
+
+
+def _order(script):
+    chapter, number = section_id(script).split("_")
+    return int(chapter[2:]), int(number)
+
+
+def sections(only=None):
+    """The section files, in reading order (chapter, then section number).  only: ids or
+    prefixes ("ch02", "ch05_1") to keep."""
+    found = sorted(HERE.glob("ch[0-9][0-9]_*/ch[0-9][0-9]_[0-9]*_*.py"), key=_order)
     if only:
-        found = [p for p in found if any(p.name.startswith(o) for o in only)]
+        found = [p for p in found
+                 if any(section_id(p) == o or section_id(p).startswith(o + "_") for o in only)]
     return found
 
 
@@ -49,10 +62,9 @@ def key_numbers(out_dir, output):
     return lines[-1] if lines else ""
 
 
-def run_chapter(script, out_root, quick, seed, timeout):
-    """Run one chapter; returns (ok, seconds, key numbers, its output)."""
-    name = script.stem.split("_")[0]                               # "ch03"
-    out_dir = Path(out_root) / name
+def run_section(script, out_root, quick, seed, timeout):
+    """Run one section; returns (ok, seconds, key numbers, its output)."""
+    out_dir = Path(out_root) / section_id(script)                  # DIR/ch03_1
     out_dir.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, str(script), "--out", str(out_dir)]
     if quick:
@@ -82,29 +94,30 @@ def run_chapter(script, out_root, quick, seed, timeout):
 
 def main(argv=None):
     p = Parser(prog="python chapters/run_all.py",
-               description="Run every chapter script and summarize.")
+               description="Run every chapter section and summarize.")
     p.add_argument("--quick", action="store_true",
-                   help="run each chapter's --quick mode (default: off)")
+                   help="run each section's --quick mode (default: off)")
     p.add_argument("--out", type=folder, default=None,
-                   help="parent folder of the chapters' folders (default runs/chapters, or "
+                   help="parent folder of the sections' folders (default runs/chapters, or "
                         "runs/chapters-quick with --quick)")
     p.add_argument("--seed", type=seed, default=None,
-                   help="passed on to every chapter (default: each chapter's, 0)")
+                   help="passed on to every section (default: each section's, 0)")
     p.add_argument("--only", nargs="*", default=None,
-                   help="chapter prefixes, e.g. ch02 ch05 (default: every chapter)")
+                   help="chapters or sections, e.g. ch02 ch05_1 (default: all)")
     p.add_argument("--timeout", type=real(0.0), default=None,
-                   help="seconds allowed per chapter (default: no limit)")
+                   help="seconds allowed per section (default: no limit)")
     args = p.parse_args(argv)
     args.out = args.out or ("runs/chapters-quick" if args.quick else "runs/chapters")
-    scripts = chapters(args.only)
+    scripts = sections(args.only)
     if not scripts:
-        print("no chapter scripts found", file=sys.stderr)
+        print("no chapter sections found" + (f" for {' '.join(args.only)}" if args.only else ""),
+              file=sys.stderr)
         return 1
-    print(f"running {len(scripts)} chapters ({'quick' if args.quick else 'full'} mode); "
-          f"figures and output in {args.out}/chNN/")
+    print(f"running {len(scripts)} sections ({'quick' if args.quick else 'full'} mode); "
+          f"figures and output in {args.out}/chNN_K/")
     failed, total = [], 0.0
     for script in scripts:
-        ok, seconds, summary, output = run_chapter(script, args.out, args.quick, args.seed,
+        ok, seconds, summary, output = run_section(script, args.out, args.quick, args.seed,
                                                    args.timeout)
         total += seconds
         status = "OK" if ok else "FAILED"
@@ -113,7 +126,7 @@ def main(argv=None):
             failed.append(script.stem)
             tail = "\n".join(output.rstrip().splitlines()[-15:])
             print("    " + tail.replace("\n", "\n    "))
-    print(f"{len(scripts) - len(failed)} of {len(scripts)} chapters OK in {total:.1f} s"
+    print(f"{len(scripts) - len(failed)} of {len(scripts)} sections OK in {total:.1f} s"
           + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 

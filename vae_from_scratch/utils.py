@@ -7,6 +7,7 @@ how a file is written so that nothing is lost, and how an argument is checked.
     check_int(owner, name, value, lo)   an integer ≥ lo (channels, kernels, steps, …)
     check_number(owner, name, value, …) a finite real number in an interval
     check_choice(value, choices, what)  one of a few names
+    in_notebook_kernel()                whether this runs inside a Jupyter kernel
 
 Each check raises ValueError (TypeError for the rng) with one line that says who asked,
 what was expected and what came.  This module imports nothing from the package, so
@@ -17,6 +18,7 @@ import json
 import math
 import numbers
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -116,4 +118,19 @@ def check_choice(value, choices, what):
         raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(choices)}")
 
 
-__all__ = ["atomic_write", "write_json", "check_choice", "check_int", "check_number", "check_rng"]
+def in_notebook_kernel():
+    """Whether this code runs inside a Jupyter (IPython) kernel, where a figure is shown
+    below its cell as well as saved, and a chapter reads its options from
+    $VAE_CHAPTER_ARGS instead of the kernel's command line."""
+    if "ipykernel" not in sys.modules:
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+__all__ = ["atomic_write", "write_json", "check_choice", "check_int", "check_number", "check_rng",
+           "in_notebook_kernel"]

@@ -35,7 +35,7 @@ STUB_DIR = pathlib.Path(__file__).resolve().parent / "stubs"
 
 # The chapters (docs/design.md, "Chapters") that the exercises follow: title, script.
 CHAPTERS = {
-    "ch03": ("KL divergence", "chapters/ch03_kl_divergence.py"),
+    "ch03": ("KL divergence", "chapters/ch03_kl_divergence/"),
     "ch05": ("gradient estimators", "chapters/ch05_gradient_estimators.py"),
     "ch06": ("neural networks", "chapters/ch06_neural_networks.py"),
     "ch07": ("the VAE", "chapters/ch07_vae.py"),

@@ -1,21 +1,27 @@
 """Figures: image grids (reconstructions, samples), ELBO curves and the probe summary.
 
 Matplotlib draws to files only (the "Agg" backend), so everything works on a machine
-without a screen.  Every function takes host (NumPy) arrays and a path, and returns
-the path it wrote.  They all write through save_figure, which the chapters, the
-commands and the thesis reproduction use too: one layout and one close, in one place.
+without a screen; inside a Jupyter kernel save_figure also shows each PNG inline.
+Every function takes host (NumPy) arrays and a path, and returns the path it wrote.
+They all write through save_figure, which the chapters, the commands and the thesis
+reproduction use too: one layout and one close, in one place.
 """
 
+import sys
 from numbers import Real
 from pathlib import Path
 
 import numpy as np
 
+from ..utils import in_notebook_kernel
+
 
 def pyplot():
-    """matplotlib.pyplot on the "Agg" backend, which draws to files only."""
-    import matplotlib
-    matplotlib.use("Agg")
+    """matplotlib.pyplot, on the "Agg" backend (files only) unless pyplot was imported
+    before with another one: a notebook's inline backend, or what a chapter chose."""
+    if "matplotlib.pyplot" not in sys.modules:
+        import matplotlib
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
 
@@ -29,7 +35,8 @@ def _show(ax, image, vmin=0, vmax=1):
 
 
 def save_figure(fig, path, *, title=None, fontsize=10, rect=None, dpi=120):
-    """The one way a figure is written: suptitle, tight layout, PNG at `dpi`, close.
+    """The one way a figure is written: suptitle, tight layout, PNG at `dpi`, close;
+    inside a Jupyter kernel the PNG is also shown below the running cell.
 
     path: the file (missing folders are made); returned as a Path.  title: the figure's
     suptitle, in `fontsize`.  rect (left, bottom, right, top), in figure fractions: the
@@ -42,6 +49,9 @@ def save_figure(fig, path, *, title=None, fontsize=10, rect=None, dpi=120):
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
     pyplot().close(fig)
+    if in_notebook_kernel():                  # a chapter read as a notebook: show it here
+        from IPython.display import Image, display
+        display(Image(filename=str(path)))
     return path
 
 
