@@ -28,10 +28,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 if str(ROOT) not in sys.path:                    # the package, from a plain checkout too
     sys.path.insert(0, str(ROOT))
-from run_all import section_id, sections  # noqa: E402  (chapters/ is not a package)
+from run_all import parse_sections, section_id, section_parser  # noqa: E402  (not a package)
 
 from vae_from_scratch.apps.chapter_tools import ARGS_VARIABLE  # noqa: E402
-from vae_from_scratch.apps.options import Parser, folder, real  # noqa: E402
 
 NEEDS = ("jupytext", "nbclient", "nbconvert", "nbformat", "ipykernel")
 
@@ -144,22 +143,12 @@ def write_index(paths, out, report):
 
 
 def main(argv=None):
-    p = Parser(prog="python chapters/build_book.py",
-               description="Execute every chapter section as a notebook and write the book.")
-    p.add_argument("--quick", action="store_true",
-                   help="run each section's --quick mode (default: off)")
-    p.add_argument("--out", type=folder, default=None,
-                   help="folder of the book (default runs/book, or runs/book-quick with --quick)")
-    p.add_argument("--only", nargs="*", default=None,
-                   help="chapters or sections, e.g. ch03 ch05_1 (default: all)")
-    p.add_argument("--timeout", type=real(0.0), default=600.0,
-                   help="seconds allowed per cell (default %(default)s)")
+    p = section_parser("python chapters/build_book.py",
+                       "Execute every chapter section as a notebook and write the book.",
+                       "book", "seconds allowed per cell (default %(default)s)", 600.0)
     p.add_argument("--contents", action="store_true",
                    help="print the table of contents (lines, prose share, cells) and stop")
-    args = p.parse_args(argv)
-    paths = sections(args.only)
-    if not paths:
-        p.error(f"--only: expected chapters or sections that exist, got {' '.join(args.only)}")
+    args, paths = parse_sections(p, argv, "book")
     if args.contents:
         print(contents(paths))
         return 0
@@ -167,7 +156,7 @@ def main(argv=None):
     if missing:
         p.exit(1, f"{p.prog}: needs the notebooks extra ({', '.join(missing)} missing here): "
                   f"pip install -e \".[notebooks]\"\n")
-    out = Path(args.out or ("runs/book-quick" if args.quick else "runs/book"))
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"building {len(paths)} sections ({'quick' if args.quick else 'full'} mode) into {out}/")
     report, t0 = {}, time.perf_counter()

@@ -92,27 +92,39 @@ def run_section(script, out_root, quick, seed, timeout):
     return ok, seconds, key_numbers(out_dir, output) if ok else "", output
 
 
-def main(argv=None):
-    p = Parser(prog="python chapters/run_all.py",
-               description="Run every chapter section and summarize.")
+def section_parser(prog, description, folder_name, timeout_help, timeout_default=None):
+    """The options run_all.py and build_book.py share: --quick, --out (default
+    runs/<folder_name>, or runs/<folder_name>-quick with --quick), --only, --timeout."""
+    p = Parser(prog=prog, description=description)
     p.add_argument("--quick", action="store_true",
                    help="run each section's --quick mode (default: off)")
     p.add_argument("--out", type=folder, default=None,
-                   help="parent folder of the sections' folders (default runs/chapters, or "
-                        "runs/chapters-quick with --quick)")
-    p.add_argument("--seed", type=seed, default=None,
-                   help="passed on to every section (default: each section's, 0)")
+                   help=f"the output folder (default runs/{folder_name}, or "
+                        f"runs/{folder_name}-quick with --quick)")
     p.add_argument("--only", nargs="*", default=None,
                    help="chapters or sections, e.g. ch02 ch05_1 (default: all)")
-    p.add_argument("--timeout", type=real(0.0), default=None,
-                   help="seconds allowed per section (default: no limit)")
+    p.add_argument("--timeout", type=real(0.0), default=timeout_default, help=timeout_help)
+    return p
+
+
+def parse_sections(p, argv, folder_name):
+    """Parse argv; returns (args with args.out set, the section files).  An --only that
+    names nothing is one line and exit code 2."""
     args = p.parse_args(argv)
-    args.out = args.out or ("runs/chapters-quick" if args.quick else "runs/chapters")
-    scripts = sections(args.only)
-    if not scripts:
-        print("no chapter sections found" + (f" for {' '.join(args.only)}" if args.only else ""),
-              file=sys.stderr)
-        return 1
+    args.out = args.out or f"runs/{folder_name}{'-quick' if args.quick else ''}"
+    paths = sections(args.only)
+    if not paths:
+        p.error(f"--only: expected chapters or sections that exist (ch01 … or ch03_1 …), "
+                f"got {' '.join(args.only or [])}")
+    return args, paths
+
+
+def main(argv=None):
+    p = section_parser("python chapters/run_all.py", "Run every chapter section and summarize.",
+                       "chapters", "seconds allowed per section (default: no limit)")
+    p.add_argument("--seed", type=seed, default=None,
+                   help="passed on to every section (default: each section's, 0)")
+    args, scripts = parse_sections(p, argv, "chapters")
     print(f"running {len(scripts)} sections ({'quick' if args.quick else 'full'} mode); "
           f"figures and output in {args.out}/chNN_K/")
     failed, total = [], 0.0

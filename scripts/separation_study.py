@@ -22,10 +22,9 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
-
 from vae_from_scratch.apps.options import Parser, folder, whole
 from vae_from_scratch.apps.options import seed as seed_number
+from vae_from_scratch.utils import mean_sd
 
 BEST = ["--data-mode", "grey", "--latent1", "16", "--decoder1", "structured",
         "--weight-on", "reconstruction"]
@@ -138,12 +137,6 @@ COMPACT = ("separated", "separated, linear too", "disk from z1 (linear)", "cells
            "AUC bg on", "in, bg off", "disk from z1 (kNN)", "disk from z2 (kNN)", "disk majority")
 
 
-def _mean_sd(values, digits):
-    values = np.asarray(values, dtype=float)
-    text = f"{values.mean():.{digits}f}"
-    return text + (f" ± {values.std(ddof=1):.{digits}f}" if len(values) > 1 else "")
-
-
 def table_lines(root, variants, datasets, compact=False):
     """The Markdown table of every (variant, data set) found under root: mean ± s.d. over
     the seeds (sample s.d., ddof 1); a disk column names each disk of X90_20.
@@ -166,9 +159,9 @@ def table_lines(root, variants, datasets, compact=False):
                 elif isinstance(values[0], dict):
                     parts = [(d, [v[d] for v in values]) for d in values[0]]
                     cells.append(" / ".join((f"{ABBREVIATIONS.get(d, d)} " if len(parts) > 1 else "")
-                                            + _mean_sd(v, digits) for d, v in parts))
+                                            + mean_sd(v, digits) for d, v in parts))
                 else:
-                    cells.append(_mean_sd(values, digits))
+                    cells.append(mean_sd(values, digits))
             lines.append("| " + " | ".join([variant, dataset, str(len(finals))] + cells) + " |")
     return lines
 

@@ -73,3 +73,4 @@ def test_init_functions_reject_missing_or_legacy_rng():
 def test_unknown_init_name(rng):
     with pytest.raises(ValueError, match="glorot_uniform, he_normal, he_uniform"):
         Dense(3, 2, rng=rng, init="xavier")
+

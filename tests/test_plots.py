@@ -188,3 +188,28 @@ def test_probe_summary_rejects_a_malformed_table(tmp_path):
     with pytest.raises(ValueError, match="accuracy in \\[0, 1\\]"):
         plot_probe_summary(p, out)
     assert not out.exists()
+
+
+def test_gradient_check_chart_draws_one_bar_per_layer_and_rejects_empty(tmp_path):
+    import matplotlib.pyplot as plt
+    from vae_from_scratch.viz.plots import plot_gradient_checks
+    drawn = {}
+    real_barh = plt.Axes.barh
+
+    def spy(self, names, widths, **kw):
+        drawn.update(names=list(names), widths=list(widths), colors=kw.get("color"))
+        return real_barh(self, names, widths, **kw)
+
+    plt.Axes.barh = spy
+    try:
+        path = plot_gradient_checks({"Dense": {"x": 1e-10, "W": 3e-9}, "bug: ReLU": {"x": 0.8},
+                                     "Identity": {"x": 0.0}}, tmp_path / "g.png",
+                                    title="checks", bugs=("bug: ReLU",))
+    finally:
+        plt.Axes.barh = real_barh
+    assert path.stat().st_size > 5000
+    assert drawn["names"] == ["Dense", "bug: ReLU", "Identity"]
+    assert drawn["widths"] == [3e-9, 0.8, 1e-17]           # the worst tensor; 0 kept on the axis
+    assert drawn["colors"] == ["C0", "C3", "C0"]
+    with pytest.raises(ValueError, match="at least one layer and one tensor"):
+        plot_gradient_checks({"Dense": {}}, tmp_path / "h.png", title="t")

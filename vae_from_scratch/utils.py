@@ -8,6 +8,7 @@ how a file is written so that nothing is lost, and how an argument is checked.
     check_number(owner, name, value, …) a finite real number in an interval
     check_choice(value, choices, what)  one of a few names
     in_notebook_kernel()                whether this runs inside a Jupyter kernel
+    mean_sd(values, digits)             "0.712 ± 0.034": a mean and its sample spread
 
 Each check raises ValueError (TypeError for the rng) with one line that says who asked,
 what was expected and what came.  This module imports nothing from the package, so
@@ -132,5 +133,16 @@ def in_notebook_kernel():
     return shell is not None and hasattr(shell, "kernel")
 
 
+def mean_sd(values, digits=3):
+    """"mean ± s.d." of `values` as text, with `digits` decimals; the sample standard
+    deviation (ddof 1, the spread of repeated runs over seeds); one value alone is
+    written without a spread.  An empty `values` raises ValueError."""
+    values = np.asarray(values, dtype=float).ravel()
+    if values.size == 0:
+        raise ValueError("mean_sd: expected at least one value, got none")
+    text = f"{values.mean():.{digits}f}"
+    return text + (f" ± {values.std(ddof=1):.{digits}f}" if values.size > 1 else "")
+
+
 __all__ = ["atomic_write", "write_json", "check_choice", "check_int", "check_number", "check_rng",
-           "in_notebook_kernel"]
+           "in_notebook_kernel", "mean_sd"]

@@ -28,7 +28,7 @@ Every function takes and returns host (NumPy) arrays; the model may live on any 
 import numpy as np
 
 from ..backend import to_numpy
-from .plots import _show, image_grid, pyplot, save_figure
+from .plots import image_grid, pyplot, save_figure, show_image
 
 ACTIVITY_THRESHOLD = 0.01       # Burda et al. (2016)
 
@@ -158,7 +158,7 @@ def save_latent_grid(images, n, path, extent, dims=(0, 1), title=None):
     plt = pyplot()
     grid = image_grid(images, n)
     fig, ax = plt.subplots(figsize=(5.4, 5.4))
-    _show(ax, grid)
+    show_image(ax, grid)
     ticks = np.linspace(0, grid.shape[1] - 1, 5)
     labels = [f"{v:g}" for v in np.linspace(-extent, extent, 5)]
     ax.set_xticks(ticks)
@@ -182,7 +182,7 @@ def save_traversal(images, values, path, row_labels=None, title=None):
     fig, axes = plt.subplots(nrows, 1, figsize=(0.62 * ncols + 1.2, 0.7 * nrows + 0.9),
                              squeeze=False)
     for i, ax in enumerate(axes[:, 0]):
-        _show(ax, image_grid(images[i * ncols:(i + 1) * ncols], ncols))
+        show_image(ax, image_grid(images[i * ncols:(i + 1) * ncols], ncols))
         ax.set_ylabel(row_labels[i], rotation=0, ha="right", va="center", fontsize=9)
     w = images.shape[-1]
     axes[-1, 0].set_xticks([j * (w + 1) + (w - 1) / 2 for j in range(ncols)])

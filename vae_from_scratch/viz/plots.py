@@ -26,8 +26,9 @@ def pyplot():
     return plt
 
 
-def _show(ax, image, vmin=0, vmax=1):
-    """Draw one grey image on [vmin, vmax] (black to white; NaN gaps white), without ticks."""
+def show_image(ax, image, vmin=0, vmax=1):
+    """Draw one grey image (H, W) on the axes ax, on [vmin, vmax] (black to white; NaN
+    gaps white), without ticks: the cell of every image grid here."""
     cmap = pyplot().get_cmap("gray").with_extremes(bad="white")
     ax.imshow(np.asarray(image), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     ax.set_xticks([])
@@ -78,7 +79,7 @@ def save_image_rows(rows, labels, path, title=None, ncols=None):
     fig, axes = plt.subplots(len(rows), 1, figsize=(ncols * 0.6 + 1.2, len(rows) * 0.75 + 0.4),
                              squeeze=False)
     for ax, row, label in zip(axes[:, 0], rows, labels):
-        _show(ax, image_grid(row, ncols))
+        show_image(ax, image_grid(row, ncols))
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
     return save_figure(fig, path, title=title)
 
@@ -88,7 +89,7 @@ def save_image_grid(images, path, ncols=10, title=None):
     plt = pyplot()
     grid = image_grid(images, ncols)
     fig, ax = plt.subplots(figsize=(ncols * 0.6, grid.shape[0] / grid.shape[1] * ncols * 0.6 + 0.4))
-    _show(ax, grid)
+    show_image(ax, grid)
     ax.axis("off")
     if title:
         ax.set_title(title, fontsize=10)
@@ -247,7 +248,7 @@ def save_reconstruction_plot(columns, titles, path, title=None, outlines=None, r
                              squeeze=False)
     for j, (images, name, (vmin, vmax)) in enumerate(zip(columns, titles, ranges)):
         for i in range(n):
-            _show(axes[i, j], images[i, 0], vmin, vmax)
+            show_image(axes[i, j], images[i, 0], vmin, vmax)
             if outlines is not None and np.shape(images[i, 0]) == cells.shape[1:]:
                 _draw_outlines(axes[i, j], cells, fg[i], disks, bg[i])
             if i == 0:
@@ -275,7 +276,7 @@ def save_latent_exploration(images, labels, path, ncols, title=None, value_range
             continue
         ax = axes.ravel()[k]
         ax.axis("on")
-        _show(ax, image[0], *value_range)
+        show_image(ax, image[0], *value_range)
         ax.set_xlabel(label, fontsize=8)
     return save_figure(fig, path, title=title, fontsize=11)
 
@@ -402,6 +403,32 @@ def plot_series(series, path, xlabel="epoch", ylabel="", title=None, panels=None
     return save_figure(fig, path, title=title, fontsize=11)
 
 
-__all__ = ["pyplot", "save_figure", "image_grid", "save_image_rows", "save_image_grid",
-           "plot_elbo_curves", "cell_rectangles", "save_reconstruction_plot", "plot_probe_summary",
-           "save_latent_exploration", "plot_series"]
+def plot_gradient_checks(errors, path, *, title, xlabel="largest relative error (float64)",
+                         tol=1e-6, bugs=(), figsize=(7.5, 3.8)):
+    """One bar per checked layer: its largest relative error over its tensors, on a log
+    axis, beside the tolerance (a dotted line), planted bugs (names in `bugs`) in red.
+
+    errors: {name: {tensor name: relative error}} (gradcheck's per-tensor results).
+    A zero error is drawn at 1e-17 so that it stays on the log axis."""
+    plt = pyplot()
+    names = list(errors)
+    if not names or any(not errors[n] for n in names):
+        raise ValueError("plot_gradient_checks: expected {layer: {tensor: error}} with at least "
+                         "one layer and one tensor each")
+    worst = [max(max(errors[n].values()), 1e-17) for n in names]
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.barh(names, worst, color=["C3" if n in bugs else "C0" for n in names])
+    ax.set_xscale("log")
+    ax.axvline(tol, color="k", ls=":", lw=1, label=f"tolerance {tol:g}")
+    ax.invert_yaxis()
+    ax.tick_params(axis="y", labelsize=8)
+    ax.set_xlabel(xlabel)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title, fontsize=10)
+    return save_figure(fig, path)
+
+
+__all__ = ["pyplot", "save_figure", "show_image", "plot_gradient_checks", "image_grid",
+           "save_image_rows", "save_image_grid", "plot_elbo_curves", "cell_rectangles",
+           "save_reconstruction_plot", "plot_probe_summary", "save_latent_exploration",
+           "plot_series"]
