@@ -1,7 +1,11 @@
-"""Run every chapter section, in reading order, each in its own process, and print one
-line per section.
+"""Run every chapter section, each in its own process, and print one line per section,
+in reading order.
 
-    python chapters/run_all.py [--quick] [--out DIR] [--seed S] [--only ch02 ch05_1 …]
+    python chapters/run_all.py [--quick] [--out DIR] [--seed S] [--only ch02 ch05_1 …] [--jobs N]
+
+Chapters run side by side, as many at once as --jobs (default: the usable cores; each
+section takes one, with one BLAS thread); the sections of one chapter run in order,
+since a later one may read an earlier one's folder.  The numbers do not depend on it.
 
 The sections are the files chapters/chNN_topic/chNN_K_*.py (`sections()`); each is run
 as `python chNN_K_….py [--quick] --out DIR/chNN_K` (DIR defaults to runs/chapters, or
@@ -17,12 +21,13 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:             # the package, from a plain checkout too
     sys.path.insert(0, str(HERE.parent))
-from vae_from_scratch.apps.options import Parser, folder, real, seed  # noqa: E402
+from vae_from_scratch.apps.options import Parser, folder, real, seed, whole  # noqa: E402
 
 
 def section_id(script):
@@ -119,27 +124,47 @@ def parse_sections(p, argv, folder_name):
     return args, paths
 
 
+def _usable_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                       # not on Linux
+        return os.cpu_count() or 1
+
+
 def main(argv=None):
     p = section_parser("python chapters/run_all.py", "Run every chapter section and summarize.",
                        "chapters", "seconds allowed per section (default: no limit)")
     p.add_argument("--seed", type=seed, default=None,
                    help="passed on to every section (default: each section's, 0)")
+    p.add_argument("--jobs", type=whole(1), default=None,
+                   help="chapters run at once, each section on one core (default: the "
+                        "cores this process may use); a chapter's sections run in order")
     args, scripts = parse_sections(p, argv, "chapters")
-    print(f"running {len(scripts)} sections ({'quick' if args.quick else 'full'} mode); "
-          f"figures and output in {args.out}/chNN_K/")
-    failed, total = [], 0.0
-    for script in scripts:
-        ok, seconds, summary, output = run_section(script, args.out, args.quick, args.seed,
-                                                   args.timeout)
-        total += seconds
-        status = "OK" if ok else "FAILED"
-        print(f"{script.stem:<32} {seconds:6.1f} s  {status:<6} {summary}", flush=True)
-        if not ok:
-            failed.append(script.stem)
-            tail = "\n".join(output.rstrip().splitlines()[-15:])
-            print("    " + tail.replace("\n", "\n    "))
-    print(f"{len(scripts) - len(failed)} of {len(scripts)} sections OK in {total:.1f} s"
-          + (f"; failed: {', '.join(failed)}" if failed else ""))
+    jobs = args.jobs or _usable_cpus()
+    print(f"running {len(scripts)} sections ({'quick' if args.quick else 'full'} mode, "
+          f"{jobs} at a time); figures and output in {args.out}/chNN_K/")
+    chapters = {}                                # a later section may read an earlier one's
+    for script in scripts:                       # folder (9.5 reads 9.3 and 9.4): in order
+        chapters.setdefault(section_id(script).split("_")[0], []).append(script)
+
+    def run_chapter(chapter_scripts):
+        return [run_section(script, args.out, args.quick, args.seed, args.timeout)
+                for script in chapter_scripts]
+
+    t0 = time.perf_counter()
+    failed = []
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        # report in reading order, each chapter as soon as it and those before it are done
+        for chapter_scripts, future in [(c, pool.submit(run_chapter, c)) for c in chapters.values()]:
+            for script, (ok, seconds, summary, output) in zip(chapter_scripts, future.result()):
+                print(f"{script.stem:<32} {seconds:6.1f} s  {'OK' if ok else 'FAILED':<6} "
+                      f"{summary}", flush=True)
+                if not ok:
+                    failed.append(script.stem)
+                    tail = "\n".join(output.rstrip().splitlines()[-15:])
+                    print("    " + tail.replace("\n", "\n    "))
+    print(f"{len(scripts) - len(failed)} of {len(scripts)} sections OK in "
+          f"{time.perf_counter() - t0:.1f} s" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 
 

@@ -217,3 +217,93 @@ def test_every_chapter_draws_figures(run_section, chapter):
     pngs = [p for sid in IDS if sid.startswith(chapter + "_") for p in run_section(sid).out.glob("*.png")]
     assert pngs, f"{chapter} wrote no PNG"
     assert all(p.stat().st_size > 5000 for p in pngs), [(p.name, p.stat().st_size) for p in pngs]
+
+
+def test_chapter_tools_parse_save_and_write(tmp_path, capsys):
+    import json as _json
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from vae_from_scratch.apps.chapter_tools import parse_chapter_args, write_results
+    from vae_from_scratch.viz.plots import save_figure
+    args = parse_chapter_args(["--quick", "--out", str(tmp_path)], "ch99", "test", "fast",
+                              backend=True, extra=lambda p: p.add_argument("--k", type=int))
+    assert args.quick and args.out == str(tmp_path) and args.backend == "numpy"
+    assert args.seed == 0 and args.k is None
+    fig = plt.figure()
+    path = save_figure(fig, tmp_path / "f.png", dpi=110)
+    assert path == tmp_path / "f.png" and path.stat().st_size > 0
+    write_results({"summary": "s", "x": np.float32(1.5), "ok": np.bool_(True), "figure": path},
+                  tmp_path)
+    assert _json.loads((tmp_path / "results.json").read_text()) == {
+        "summary": "s", "x": 1.5, "ok": True, "figure": str(path)}
+    assert capsys.readouterr().out.strip() == "summary: s"
+    with pytest.raises(TypeError, match="cannot write a ndarray"):
+        write_results({"summary": "s", "a": np.zeros(2)}, tmp_path)
+
+
+def test_chapter_arguments_unknown_bad_and_the_folder_of_another_run(tmp_path, capsys):
+    from vae_from_scratch.apps.chapter_tools import parse_chapter_args, write_results
+
+    def parse(argv):
+        return parse_chapter_args(argv, "ch99", "test", "fast", backend=True)
+
+    for argv, message in ((["--quik"], "unknown argument(s) --quik"),
+                          (["--seed", "-1"], "--seed: expected a whole number ≥ 0, got '-1'"),
+                          (["--backend", "torch"], "--backend: expected one of numpy, numba, "
+                                                   "cupy, auto, got 'torch'")):
+        with pytest.raises(SystemExit) as stop:
+            parse(argv + ["--out", str(tmp_path / "never")])
+        assert stop.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()
+
+    out = str(tmp_path / "mine")
+    parse(["--out", out, "--seed", "1"])
+    write_results({"summary": "s"}, out)                      # a finished run, seed 1
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        parse(["--out", out, "--seed", "2"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2
+    assert "holds a finished chapter ch99 run with other options (--seed 1 there, 2 here)" in err
+    assert parse(["--out", out, "--seed", "2", "--force"]).seed == 2
+
+
+def test_inside_a_kernel_a_section_reads_its_options_from_the_environment(tmp_path, monkeypatch,
+                                                                          capsys):
+    """The kernel's own command line (-f kernel.json) is not the reader's: inside a
+    Jupyter kernel start_section reads $VAE_CHAPTER_ARGS, and leaves Ctrl-C to the kernel."""
+    import signal as signals
+
+    from vae_from_scratch.apps import chapter_tools
+    monkeypatch.setattr(chapter_tools, "in_notebook_kernel", lambda: True)
+    monkeypatch.setattr(sys, "argv", ["ipykernel_launcher.py", "-f", "kernel.json"])
+    monkeypatch.chdir(tmp_path)
+    before = signals.getsignal(signals.SIGINT)
+    monkeypatch.delenv(chapter_tools.ARGS_VARIABLE, raising=False)
+    sec = chapter_tools.start_section("ch99_1", "Chapter 99.1", "fast")
+    assert not sec.quick and sec.out == Path("runs/chapters/ch99_1")       # the full mode
+    monkeypatch.setenv(chapter_tools.ARGS_VARIABLE, "--quick --seed 5")
+    sec = chapter_tools.start_section("ch99_2", "Chapter 99.2", "fast")
+    assert sec.quick and sec.seed == 5 and sec.out == Path("runs/chapters-quick/ch99_2")
+    assert signals.getsignal(signals.SIGINT) is before
+    assert "figures go to runs/chapters-quick/ch99_2/" in capsys.readouterr().out
+
+
+def test_dual_vae_options_parse_and_refuse(capsys):
+    from vae_from_scratch.apps.chapter_tools import chapter_parser, dual_vae_options
+    p = chapter_parser("ch99_1", "test", "fast", extra=dual_vae_options(weight_on=True))
+    args = p.parse_args(["--datasets", "X50", "X90_20", "--epochs", "3", "--weight-on",
+                         "reconstruction"])
+    assert (args.datasets, args.epochs, args.weight_on) == (["X50", "X90_20"], 3, "reconstruction")
+    defaults = p.parse_args([])
+    assert defaults.datasets == ["X90", "X50", "X90_20"] and defaults.epochs is None
+    with pytest.raises(SystemExit) as stop:
+        p.parse_args(["--datasets", "X100"])
+    assert stop.value.code == 2 and "X100" in capsys.readouterr().err
+    no_weight = chapter_parser("ch99_1", "test", "fast", extra=dual_vae_options())
+    with pytest.raises(SystemExit):
+        no_weight.parse_args(["--weight-on", "elbo"])

@@ -89,3 +89,17 @@ def test_bad_option_values_are_one_line(args, message, tmp_path):
     assert run.returncode == 2
     assert message in run.stderr and "Traceback" not in run.stderr
     assert not any(tmp_path.iterdir())                   # refused before any work
+
+
+def test_the_remedy_and_the_sizes_are_run_datasets_options():
+    import inspect
+
+    from vae_from_scratch.data.synthetic import make_synthetic
+    from vae_from_scratch.thesis.reproduction import REMEDY, SIZES, remedy_options, run_dataset
+    accepted = set(inspect.signature(run_dataset).parameters)
+    assert set(REMEDY) <= accepted and all(set(s) <= accepted for s in SIZES.values())
+    for name in ("X90", "X50", "X90_20"):                   # one z2 dimension per disk
+        disks = len(make_synthetic(name, 2, rng=np.random.default_rng(0)).disks)
+        assert remedy_options(name) == dict(REMEDY, latent2=disks)
+    assert remedy_options("X90_20")["latent2"] == 2
+    assert SIZES["full"] == dict(n_train=2000, n_test=500)   # the thesis's sizes

@@ -33,7 +33,7 @@ import numpy as np
 from ..backend.blas_threads import set_blas_threads
 from ..run_folder import RunFolder, RunFolderError, claim, option_names
 from ..utils import in_notebook_kernel, write_json
-from .options import BACKENDS, SEED_HELP, Parser, folder, seed
+from .options import BACKENDS, SEED_HELP, Parser, folder, seed, whole
 
 ARGS_VARIABLE = "VAE_CHAPTER_ARGS"
 
@@ -99,6 +99,25 @@ def _interrupted(out):
     return handler
 
 
+def dual_vae_options(weight_on=False):
+    """The options of chapter 9's training sections, for start_section(extra=…):
+    --datasets (default all three), --epochs (default 30, 2 with --quick) and, with
+    weight_on=True, --weight-on (where the thesis's run puts the weight 450)."""
+    from ..data.synthetic import SYNTHETIC_NAMES
+
+    def add(p):
+        p.add_argument("--datasets", nargs="+", default=list(SYNTHETIC_NAMES),
+                       choices=SYNTHETIC_NAMES, help="the data sets (default all three)")
+        p.add_argument("--epochs", type=whole(1), default=None,
+                       help="epochs per run (default 30, 2 with --quick)")
+        if weight_on:
+            p.add_argument("--weight-on", default="elbo", choices=("elbo", "reconstruction"),
+                           help="for the thesis's run: the 450 multiplies all of ELBO2 (thesis) "
+                                "or only its reconstruction term (the remedy always uses the "
+                                "latter) (default %(default)s)")
+    return add
+
+
 def exercise_commands(chapter):
     """The autograder's commands for the exercises of `chapter` ("ch03"), one block of
     text to print in a chapter's last cell ("" when it has none)."""
@@ -119,14 +138,11 @@ def parse_chapter_args(argv, chapter, description, quick_help, *, backend=False,
     options.  The output folder is claimed here (run_folder.claim), before any work: one
     that holds the chapter's results for other options is refused without --force.
 
-    A bad value or an unknown argument is one line and exit code 2.  Only inside a
-    notebook kernel are unknown arguments ignored: there sys.argv holds the kernel's own
-    (-f kernel.json), and the chapter runs its full mode."""
+    A bad value or an unknown argument is one line and exit code 2.  argv: the options
+    (None: the command line; start_section passes them, from $VAE_CHAPTER_ARGS inside a
+    notebook kernel)."""
     p = chapter_parser(chapter, description, quick_help, backend=backend, extra=extra)
-    if argv is None and "ipykernel" in sys.modules:
-        args, _ = p.parse_known_args(argv)
-    else:
-        args = p.parse_args(argv)
+    args = p.parse_args(argv)
     if args.out is None:
         args.out = f"runs/chapters{'-quick' if args.quick else ''}/{chapter}"
     try:
@@ -168,17 +184,6 @@ def _shown(script):
         return str(script)
 
 
-def run_as_script(main):
-    """A chapter run as a script: Ctrl-C ends it with one line and exit code 130 (the
-    shell's code for it), not a traceback."""
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("interrupted; the figures written so far are in the chapter's folder",
-              file=sys.stderr)
-        raise SystemExit(130) from None
-
-
 def write_results(results, out):
     """Write what the chapter measured to out/results.json and print its one-line
     summary last (chapters/run_all.py shows that line).  NumPy scalars (np.float64,
@@ -190,5 +195,5 @@ def write_results(results, out):
     print(f"summary: {results['summary']}")
 
 
-__all__ = ["Section", "start_section", "exercise_commands", "chapter_parser",
-           "parse_chapter_args", "run_as_script", "write_results", "ARGS_VARIABLE"]
+__all__ = ["Section", "start_section", "exercise_commands", "dual_vae_options",
+           "chapter_parser", "parse_chapter_args", "write_results", "ARGS_VARIABLE"]

@@ -33,14 +33,15 @@ from .grading import DEFAULT_TIMEOUT, Report, load_file, run_in_child
 
 STUB_DIR = pathlib.Path(__file__).resolve().parent / "stubs"
 
-# The chapters (docs/design.md, "Chapters") that the exercises follow: title, script.
+# The chapters (docs/design.md, "Chapters") that the exercises follow: title, folder
+# (the last section of each ends with the commands of its exercises).
 CHAPTERS = {
     "ch03": ("KL divergence", "chapters/ch03_kl_divergence/"),
-    "ch05": ("gradient estimators", "chapters/ch05_gradient_estimators.py"),
-    "ch06": ("neural networks", "chapters/ch06_neural_networks.py"),
-    "ch07": ("the VAE", "chapters/ch07_vae.py"),
-    "ch08": ("CNN", "chapters/ch08_cnn.py"),
-    "ch10": ("beyond the VAE", "chapters/ch10_beyond.py"),
+    "ch05": ("gradient estimators", "chapters/ch05_gradient_estimators/"),
+    "ch06": ("neural networks", "chapters/ch06_neural_networks/"),
+    "ch07": ("the VAE", "chapters/ch07_vae/"),
+    "ch08": ("CNN", "chapters/ch08_cnn/"),
+    "ch10": ("beyond the VAE", "chapters/ch10_beyond/"),
 }
 
 # In the order a course would take them: the network first, then the probability.
