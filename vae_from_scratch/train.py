@@ -31,7 +31,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+# the text bar: tqdm.auto would pick the notebook widget in a Jupyter kernel, which needs
+# ipywidgets (no dependency of ours) and warns without it
+from tqdm import tqdm
 
 from .data.transforms import binarize_dynamic
 from .utils import atomic_write, check_rng
