@@ -1,4 +1,4 @@
-"""Chapter 5, gradient estimators: its two sections' quick runs say what the theory says.
+"""Chapter 5, gradient estimators: its three sections' quick runs say what the theory says.
 
 Tolerances: the change of variables (thesis eq. 2.29) to round-off, 1e-12; the decoder
 gradients of the two estimators on the same ε equal to 1e-12; Monte Carlo means within
@@ -12,6 +12,7 @@ than at D = 1 (4614 against 54 measured); the reparameterization run closer to t
 ELBO at the end of training (0.010 against 0.458 nats measured).
 """
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -41,3 +42,31 @@ def test_ch05_2_the_gap_widens_with_dimension_and_slows_training(run_section):
     assert tr["RP"]["final_gap"] < tr["SF"]["final_gap"]
     assert {p.split("/")[-1] for p in res["figures"]} == {"variance_vs_dimension.png",
                                                           "training.png"}
+
+
+def test_ch05_3_kl_gradient_closed_form_against_monte_carlo(run_section):
+    res = run_section("ch05_3").check()
+    assert res["fd_max_rel_err"] < 1e-6
+    cases = {"ch03.1's q": ([0.5, -1.0, 2.0], [0.5, 2.0, 1.0]), "q = p": ([0.0] * 3, [1.0] * 3)}
+    rows = res["components"]
+    assert len(rows) == 12
+    for r in rows:
+        m, var = (np.array(a) for a in cases[r["case"]])
+        i = int(r["component"][-1]) - 1
+        if "μ" in r["component"]:                       # ĝ_μ = μ + σ ε
+            closed, pred = m[i], var[i]
+        else:                                           # ĝ_logσ² = ½ (σ² ε² + σ μ ε − 1)
+            closed, pred = 0.5 * (var[i] - 1), var[i] ** 2 / 2 + var[i] * m[i] ** 2 / 4
+        assert abs(r["closed"] - closed) < 1e-12, r
+        assert abs(r["mc_mean"] - closed) < MC_SE * r["mc_se"], r              # unbiased
+        assert abs(r["var"] - pred) < MC_SE * r["var_se"], r                   # its variance
+    m, var = (np.array(a) for a in cases["ch03.1's q"])
+    total = np.sum(var + var ** 2 / 2 + var * m ** 2 / 4)
+    assert [a["M"] for a in res["averaged"]] == [1, 10, 100]
+    for a in res["averaged"]:                                                # variance / M
+        assert abs(a["var_total"] - total / a["M"]) < MC_SE * a["var_total_se"], a
+    assert res["library_vs_chain"] < 1e-12 and res["analytic_vs_closed"] < 1e-12
+    for kl in ("mc", "analytic"):
+        assert res["elbo_gradient"][kl]["max_z"] < MC_SE
+    assert res["elbo_var_ratio_mc_over_analytic"] > 1.1
+    assert [p.split("/")[-1] for p in res["figures"]] == ["kl_gradient.png"]

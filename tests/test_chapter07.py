@@ -7,8 +7,16 @@ log-likelihood (eq. 2.30) to a relative 1e-5.  Trained models (30 epochs, fixed 
 by margins their theory implies: training raises the test ELBO by more than 2 nats, the
 IWAE bound lies above the ELBO, the KL rises and the squared error falls as σ² shrinks,
 σ² = 1 collapses (no active unit), and the 2-D latent space's nearest-neighbour label
-agreement is above 0.25 (chance ≈ 0.1).
+agreement is above 0.25 (chance ≈ 0.1).  Section 7.4's measures first on known answers
+(codes drawn from N(0, I): fitted KL below 0.2, the bias being about 0.05; from
+N(2, 9I): the closed form 39.21 within 2, the spread of a 359-point fit), then the
+autoencoder's codes more than 10 nats from N(0, I), the VAE's below 0.5, and its prior
+samples' coverage below the VAE's by more than half a nat (1.5 in quick mode).  Section
+7.5's optimiser within 0.02 nats of the exact best q (its worst of 200 points), and an
+amortisation gap more than 5 standard errors above 0.
 """
+
+import math
 
 import pytest
 
@@ -47,4 +55,35 @@ def test_ch07_3_the_2d_latent_space(run_section):
     res = run.check()
     assert res["latent_2d"]["nearest_neighbour_label_agreement"] > 0.25
     assert figure_names(res) == {"latent_scatter.png", "latent_grid.png"}
+
+
+def test_ch07_4_the_autoencoder_beside_the_vae(run_section):
+    res = run_section("ch07_4").check()
+    oracle = res["aggregate_kl_oracle"]               # the measure where the answer is known
+    assert oracle["N(0, I) draws"] < 0.2              # 0 plus a bias of about D(D+1)/4N = 0.05
+    assert oracle["N(2, 9I) draws"] == pytest.approx(0.5 * (8 * 9 + 8 * 4 - 8 - 8 * math.log(9)),
+                                                     abs=2.0)
+    kl = res["aggregate_kl"]
+    assert kl["VAE"] < 0.5 and kl["autoencoder"] > 10    # codes regularised or not (11.3)
+    assert res["ae_reconstruction"] > res["vae_reconstruction"]   # no KL, no noise in z
+    s = res["kde_scores"]
+    for measure in ("precision", "coverage"):          # the kernel measures, proven first
+        real = s["real digits"][measure]
+        assert real > s["draws from the mean image"][measure] + 3
+        assert real > s["fair coins"][measure] + 20
+    assert s["VAE, z ~ N(0, I)"]["coverage"] > s["autoencoder, z ~ N(0, I)"]["coverage"] + 0.5
+    assert s["autoencoder, z ~ N(m, C)"]["coverage"] > s["autoencoder, z ~ N(0, I)"]["coverage"]
+    assert figure_names(res) == {"autoencoder_samples.png", "autoencoder_codes.png"}
+
+
+def test_ch07_5_amortisation_gap(run_section):
+    run = run_section("ch07_5")
+    res = run.check()
+    assert -1e-9 <= res["oracle_shortfall_max"] < 0.02     # the known best q, found
+    assert res["oracle_shortfall_mean"] < 0.005
+    a = res["amortised"]
+    assert a["gap_mean"] > 5 * a["gap_se"] and a["gap_positive_share"] > 0.9
+    assert a["elbo_per_point"] > a["elbo_encoder"]
+    assert a["log_px_iwae50"] > a["elbo_encoder"]          # IWAE_K ≥ ELBO
+    assert figure_names(res) == {"amortisation_gap.png"}
     assert "exercises check elbo --file my_elbo.py" in run.output

@@ -187,6 +187,98 @@ SOLUTIONS = {
             e = np.exp(log_w - log_w.max(axis=0))
             return e / e.sum(axis=0) * dbound
     """,
+    "log_likelihood_is": """
+        import numpy as np
+
+        def _log_weights(log_px_given_z, log_pz, log_qz):
+            return log_px_given_z + log_pz - log_qz
+
+        def log_likelihood_is(log_px_given_z, log_pz, log_qz):
+            a = _log_weights(log_px_given_z, log_pz, log_qz)
+            m = a.max(axis=0)
+            return m + np.log(np.mean(np.exp(a - m), axis=0))
+
+        def effective_sample_size(log_px_given_z, log_pz, log_qz):
+            a = _log_weights(log_px_given_z, log_pz, log_qz)
+            e = np.exp(a - a.max(axis=0))
+            w = e / e.sum(axis=0)
+            return 1 / np.sum(w ** 2, axis=0)
+    """,
+    "aevb_step": """
+        import numpy as np
+
+        def _softplus(l):
+            return np.maximum(l, 0) + np.log1p(np.exp(-np.abs(l)))
+
+        def aevb_step(params, x, eps, lr):
+            W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+            W3, b3, W4, b4 = params["W3"], params["b3"], params["W4"], params["b4"]
+            N, D = eps.shape
+            h1 = np.tanh(x @ W1.T + b1)
+            out = h1 @ W2.T + b2
+            mu, logvar = out[:, :D], out[:, D:]
+            sigma = np.exp(0.5 * logvar)
+            z = mu + sigma * eps
+            h3 = np.tanh(z @ W3.T + b3)
+            logits = h3 @ W4.T + b4
+            rec = np.sum(x * logits - _softplus(logits), axis=1)
+            kl = 0.5 * np.sum(np.exp(logvar) + mu ** 2 - 1 - logvar, axis=1)
+            elbo = np.mean(rec - kl)
+            dlogits = (x - 0.5 * (1 + np.tanh(0.5 * logits))) / N
+            da3 = (dlogits @ W4) * (1 - h3 ** 2)
+            dz = da3 @ W3
+            dmu = dz - mu / N
+            dlogvar = dz * 0.5 * sigma * eps - 0.5 * (np.exp(logvar) - 1) / N
+            dout = np.concatenate([dmu, dlogvar], axis=1)
+            da1 = (dout @ W2) * (1 - h1 ** 2)
+            grads = {"W1": da1.T @ x, "b1": da1.sum(axis=0), "W2": dout.T @ h1, "b2": dout.sum(axis=0),
+                     "W3": da3.T @ z, "b3": da3.sum(axis=0), "W4": dlogits.T @ h3, "b4": dlogits.sum(axis=0)}
+            new_params = {k: params[k] + lr * grads[k] for k in params}
+            return elbo, grads, new_params
+    """,
+    "dual_vae_loss": """
+        import numpy as np
+
+        def _softplus(l):
+            return np.maximum(l, 0) + np.log1p(np.exp(-np.abs(l)))
+
+        def _sigmoid(l):
+            return 0.5 * (1 + np.tanh(0.5 * l))
+
+        def _terms(target, logits, mu, logvar):
+            rec = (target * logits - _softplus(logits)).reshape(len(target), -1).sum(axis=1)
+            kl = 0.5 * np.sum(np.exp(logvar) + mu ** 2 - 1 - logvar, axis=1)
+            return rec, kl
+
+        def dual_vae_loss(x, logits1, mu1, logvar1, g, logits2, mu2, logvar2, weight, weight_on):
+            N = x.shape[0]
+            w = weight
+            w_kl2 = w if weight_on == "elbo" else 1.0
+            rec1, kl1 = _terms(x, logits1, mu1, logvar1)
+            rec2, kl2 = _terms(g, logits2, mu2, logvar2)
+            loss = -np.mean(rec1 - kl1 + w * rec2 - w_kl2 * kl2)
+            grads = {"logits1": -(x - _sigmoid(logits1)) / N, "mu1": mu1 / N,
+                     "logvar1": 0.5 * (np.exp(logvar1) - 1) / N,
+                     "logits2": -w * (g - _sigmoid(logits2)) / N, "mu2": w_kl2 * mu2 / N,
+                     "logvar2": w_kl2 * 0.5 * (np.exp(logvar2) - 1) / N}
+            return loss, {k: v.astype(x.dtype) for k, v in grads.items()}
+    """,
+    "vq_quantize": """
+        import numpy as np
+
+        def vq_quantize(z_e, codebook):
+            d = ((z_e[:, :, None, :] - codebook) ** 2).sum(axis=3)
+            indices = d.argmin(axis=2)
+            return codebook[indices], indices
+
+        def vq_backward(dz_q, z_e, codebook, indices, d_codebook, d_commitment):
+            z_q = codebook[indices]
+            dz_e = dz_q + 2 * d_commitment[:, None, None] * (z_e - z_q)
+            dcodebook = np.zeros_like(codebook)
+            values = 2 * d_codebook[:, None, None] * (z_q - z_e)
+            np.add.at(dcodebook, indices.reshape(-1), values.reshape(-1, codebook.shape[1]))
+            return dz_e, dcodebook
+    """,
 }
 
 
@@ -237,11 +329,12 @@ def labels(name):
 # --- the registry -----------------------------------------------------------------------
 
 def test_at_least_ten_exercises_each_following_its_chapter():
-    assert len(EXERCISES) >= 10
+    assert len(EXERCISES) >= 15
     expected = {"dense_backward": "ch06", "conv2d_forward": "ch08", "conv2d_backward": "ch08",
                 "max_pool2d_backward": "ch08", "conv_transpose2d": "ch08", "gaussian_kl": "ch03",
                 "reparameterize": "ch05", "bernoulli_log_likelihood": "ch07", "elbo": "ch07",
-                "iwae_bound": "ch10"}
+                "iwae_bound": "ch10", "log_likelihood_is": "ch02", "aevb_step": "ch07",
+                "dual_vae_loss": "ch09", "vq_quantize": "ch10"}
     for name, chapter in expected.items():
         assert EXERCISES[name].chapter == chapter
     assert {e.chapter for e in EXERCISES.values()} <= set(CHAPTERS)
@@ -301,6 +394,16 @@ KL_CASES = ["one example, one dimension", "a minibatch", "tiny and large varianc
 IWAE_K_ABOVE_1 = ["K = 5, moderate log-weights", "log w near -2000: exp underflows",
                   "log w near +1000: exp overflows", "one weight dominates", "batch 1, K = 50",
                   "examples near -2000, 0, +1000", "float32 stays float32"]
+# the cases of log_likelihood_is with K > 1 whose weights differ (where a mean of the
+# log-weights and log-mean-exp differ)
+LL_K_ABOVE_1 = ["K = 5, moderate log-weights", "batch 1, K = 200", "one weight dominates",
+                "examples near -2000, 0, +1000", "objectives.log_likelihood on a small VAE",
+                "q wider than the posterior: tends to log p(x)",
+                "Example 11.5 from the prior: ESS counts z = A",
+                "float32 stays float32", "a hidden seed, examples near -2000, 0, +1000"]
+AEVB = labels("aevb_step")
+DUAL = labels("dual_vae_loss")
+VQ = labels("vq_quantize")
 
 BUGS = [
     ("dense_backward", "missing transpose in dw", "dw = dy.T @ x", "dw = x.T @ dy",
@@ -425,6 +528,67 @@ BUGS = [
     ("iwae_bound", "softmax over the batch axis", "return e / e.sum(axis=0) * dbound",
      "return e / e.sum(axis=1, keepdims=True) * dbound", ALL,
      "(every entry is 0.3333 × the expected one)"),
+    ("log_likelihood_is", "the mean of the log-weights, not log-mean-exp",
+     "return m + np.log(np.mean(np.exp(a - m), axis=0))", "return np.mean(a, axis=0)", LL_K_ABOVE_1,
+     "(that is the mean of the log-weights, the average of K single-sample ELBOs"),
+    ("log_likelihood_is", "log-sum-exp without the 1/K", "np.log(np.mean(np.exp(a - m), axis=0))",
+     "np.log(np.sum(np.exp(a - m), axis=0))", LL_K_ABOVE_1[:5] + ["q = the exact posterior: exact, ESS = K"]
+     + LL_K_ABOVE_1[5:], "(the 1/K is missing: log Σ_k w_k is log K more than log (1/K) Σ_k w_k)"),
+    ("log_likelihood_is", "naive log(mean(exp))", "return m + np.log(np.mean(np.exp(a - m), axis=0))",
+     "return np.log(np.mean(np.exp(a), axis=0))",
+     ["one weight dominates", "examples near -2000, 0, +1000", "float32 stays float32",
+      "a hidden seed, examples near -2000, 0, +1000"], "non-finite entries where the answer is finite"),
+    ("log_likelihood_is", "one shift for the whole batch", "m = a.max(axis=0)", "m = a.max()",
+     ["one weight dominates", "examples near -2000, 0, +1000",
+      "a hidden seed, examples near -2000, 0, +1000"],
+     "log_px has 1 non-finite entries where the answer is finite"),
+    ("log_likelihood_is", "log q(z|x) added, not subtracted", "return log_px_given_z + log_pz - log_qz",
+     "return log_px_given_z + log_pz + log_qz", ALL, "(log q(z|x) added: a weight is p(x|z) p(z) / q(z|x)"),
+    ("log_likelihood_is", "Σ w̃² for the ESS, not its inverse", "return 1 / np.sum(w ** 2, axis=0)",
+     "return np.sum(w ** 2, axis=0)", "all but 1x1", "(that is Σ_k w̃_k², the inverse of the ESS"),
+    ("aevb_step", "the update goes down the ELBO", "params[k] + lr * grads[k]", "params[k] - lr * grads[k]",
+     [label for label in AEVB if not label.startswith("gradient check")],
+     "(the update went down the ELBO: Algorithm 2 climbs it"),
+    ("aevb_step", "no gradient through the sampler to the encoder", "dz = da3 @ W3", "dz = 0 * (da3 @ W3)",
+     [label for label in AEVB if not label.startswith("40 steps")],
+     "(only the KL's gradient reached the encoder"),
+    ("aevb_step", "the gradient of the loss −ELBO, and the update down it", "return elbo, grads, new_params",
+     "return elbo, {k: -g for k, g in grads.items()}, new_params",
+     [label for label in AEVB if not label.startswith("40 steps")], "(every entry is -1 × the expected one)"),
+    ("aevb_step", "naive log(sigmoid)", "rec = np.sum(x * logits - _softplus(logits), axis=1)",
+     "p = 1 / (1 + np.exp(-logits))\n"
+     "            rec = np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=1)",
+     ["a confident decoder: logits near ±1000"], "elbo has 1 non-finite entries"),
+    ("dual_vae_loss", "the weight left out", "w = weight\n", "w = 1.0\n", DUAL[:3] + DUAL[4:],
+     "(the weight is missing: that is −mean(ELBO1 + ELBO2)"),
+    ("dual_vae_loss", "the weight on ELBO1", "loss = -np.mean(rec1 - kl1 + w * rec2 - w_kl2 * kl2)",
+     "loss = -np.mean(w * (rec1 - kl1) + rec2 - kl2)",
+     [label for label in DUAL if not label.startswith(("w = 1:", "gradient check"))],
+     "(the weight multiplies ELBO1; it belongs on ELBO2"),
+    ("dual_vae_loss", "the weight on all of ELBO2 when it belongs on the reconstruction",
+     'w_kl2 = w if weight_on == "elbo" else 1.0', "w_kl2 = w",
+     ["w = 450 on the reconstruction only", "gradient check, w on the reconstruction",
+      "a small DualVAE, w on the reconstruction", "a hidden seed"],
+     "(the weight multiplies all of ELBO2; with weight_on = 'reconstruction'"),
+    ("dual_vae_loss", "the weight on the reconstruction only when it belongs on ELBO2",
+     'w_kl2 = w if weight_on == "elbo" else 1.0', "w_kl2 = 1.0",
+     ["one example, one pixel each", "the thesis's shapes, w = 450 on ELBO2", "logits near -1000, 0, +1000",
+      "gradient check, w on ELBO2", "a small DualVAE, w on ELBO2", "float32 stays float32"],
+     "(the weight multiplies only ELBO2's reconstruction; with weight_on = 'elbo'"),
+    ("vq_quantize", "the gradient through the argmin is zero", "dz_e = dz_q + 2 *", "dz_e = 0 * dz_q + 2 *",
+     [label for label in VQ if not label.startswith("gradient check")],
+     "(the decoder's gradient stopped at the argmin: straight-through passes dz_q on"),
+    ("vq_quantize", "the decoder's gradient passed to the codebook", "return dz_e, dcodebook",
+     "np.add.at(dcodebook, indices.reshape(-1), dz_q.reshape(-1, codebook.shape[1]))\n"
+     "            return dz_e, dcodebook", [label for label in VQ if not label.startswith("gradient check")],
+     "(the decoder's gradient dz_q went to the codebook too"),
+    ("vq_quantize", "ties to the highest index", "indices = d.argmin(axis=2)",
+     "indices = d.shape[2] - 1 - d[:, :, ::-1].argmin(axis=2)", ["ties go to the lowest index"],
+     "the distances are equal: a tie goes to the lowest index, as argmin gives it"),
+    ("vq_quantize", "an assignment where the codes' gradients must add",
+     "np.add.at(dcodebook, indices.reshape(-1), values.reshape(-1, codebook.shape[1]))",
+     "dcodebook[indices.reshape(-1)] = values.reshape(-1, codebook.shape[1])", "all but 1x1",
+     "(a plain assignment keeps one vector per code: scatter-add (np.add.at)"),
 ]
 
 
@@ -458,11 +622,12 @@ def test_every_exercise_has_a_planted_bug():
     assert {bug[0] for bug in BUGS} == set(EXERCISES)
 
 
-# The same planted bug in every exercise: each output array comes back as float64.
+# The same planted bug in every exercise: each floating-point output array comes back
+# as float64 (integer outputs, such as vq_quantize's indices, stay as they are).
 UPCAST = """
 
 def _float64(value):
-    if isinstance(value, np.ndarray):
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
         return value.astype(np.float64)
     if isinstance(value, (tuple, list)):
         return type(value)(_float64(v) for v in value)

@@ -159,7 +159,7 @@ class DiagonalGaussian:
     def kl_to_standard_normal(self):
         """KL(N(mu, σ²) ‖ N(0, I)) = ½ Σ (σ² + mu² − 1 − logvar), per example, shape (N,).
 
-        Tutorial eq. 22 (which writes −KL), slides Concept 11.17 with Σ diagonal:
+        Tutorial eq. 22 (which writes −KL), slides Definition 11.17 with Σ diagonal:
         ½ (tr Σ + ‖mu‖² − d − log det Σ).
         """
         return _event_sum(self.kl_terms(), self.event_ndim)

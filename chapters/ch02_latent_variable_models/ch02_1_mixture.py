@@ -9,7 +9,7 @@
 # Data are generated in two steps (ancestral sampling): z ~ p(z), then x ~ p(x | z).
 # Training by maximum likelihood needs log p_θ(x), an integral — or a sum — over z that
 # is "intractable" in a VAE (thesis §2.1, assumption 1).  This chapter estimates it by
-# Monte Carlo, on models where the exact value is known.  It has three sections:
+# Monte Carlo, on models where the exact value is known.  It has four sections:
 #
 # 1. **this one**: the mixture of three Gaussians of **slides Example 11.5**, where
 #    z ∈ {A, B, C}: ancestral sampling, the exact log p(x) and the posterior p(z | x);
@@ -20,7 +20,9 @@
 #    is the posterior p(z | x) and gives an exact estimate from a single sample;
 # 3. `ch02_3_dimension.py`: "the issue worsens as the observable and latent variable
 #    dimension increases" (Concept 11.8), measured on a linear-Gaussian model with the
-#    library's own `objectives.log_likelihood`, the estimator a VAE is evaluated with.
+#    library's own `objectives.log_likelihood`, the estimator a VAE is evaluated with;
+# 4. `ch02_4_fitting_the_mixture.py`: the same mixture **fitted** by maximum likelihood
+#    (EM): the log-likelihood never falls, and the fit approaches the true parameters.
 #
 # The models live in `vae_from_scratch/models/toy.py`; the estimators are the library's.
 # Run a section as a script (`python chapters/ch02_latent_variable_models/ch02_1_mixture.py

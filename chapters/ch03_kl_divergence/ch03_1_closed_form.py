@@ -8,14 +8,16 @@
 #
 # It is never negative (eq. 2.4, from 1 − r ≤ −log r) and zero only for q = p.  A VAE
 # meets it twice: the ELBO contains KL(q(z|x) ‖ p(z)), which for Gaussians has a closed
-# form (tutorial eq. 17–22, slides Concept 11.17), and the gap between the ELBO and
-# log p(x) is KL(q(z|x) ‖ p(z|x)) (chapter 4).  The chapter has two sections:
+# form (tutorial eq. 17–22, slides Definition 11.17), and the gap between the ELBO and
+# log p(x) is KL(q(z|x) ‖ p(z|x)) (chapter 4).  The chapter has three sections:
 #
 # 1. **this one**: the closed form, term by term, against the Monte Carlo estimate of
 #    eq. 2.5, with the library's `DiagonalGaussian`, and the Monte Carlo check catching
 #    the classic log σ / log σ² mix-up;
 # 2. `ch03_2_asymmetry.py`: KL(q ‖ p) ≠ KL(p ‖ q), and what the asymmetry does when one
-#    Gaussian is fitted to two peaks.
+#    Gaussian is fitted to two peaks;
+# 3. `ch03_3_kl_nonnegative_and_discrete.py`: KL ≥ 0 (eq. 2.4) checked on random pairs,
+#    and the discrete KL (eq. 2.3) as the VQ-VAE's rate.
 #
 # Run it as a script (`python chapters/ch03_kl_divergence/ch03_1_closed_form.py
 # [--quick] [--out DIR] [--seed S]`) or open it as a notebook; either way the numbers
@@ -55,10 +57,13 @@ def mc_mean(samples):
 #
 #     KL(q ‖ p) = ½ Σ_l (σ_l² + μ_l² − 1 − log σ_l²)                  (tutorial eq. 22)
 #
-# (= ½ (tr Σ + ‖μ‖² − L − log det Σ), slides Concept 11.17.)  A remark on signs: the
+# (= ½ (tr Σ + ‖μ‖² − L − log det Σ), slides Definition 11.17.)  A remark on signs: the
 # tutorial's eq. 21–22 write ∫ q (log p − log q), which is *minus* the KL — the term as it
 # enters the ELBO — and call it the KL; the thesis's eq. 2.10 likewise prints "+ KL" where
-# the ELBO has "− KL".  Eq. 22 above is the KL itself, ≥ 0.
+# the ELBO has "− KL".  Eq. 22 above is the KL itself, ≥ 0.  And the middle line of the
+# tutorial's eq. 20 prints "− log σ_l²" inside the bracket, with no sum over l: log q(z)
+# holds −½ log det Σ = −½ Σ_l log σ_l².  Its last line, used above, is right (each
+# (z_l − μ_l)²/(2σ_l²) has expectation ½).
 #
 # In the library, `DiagonalGaussian.kl_to_standard_normal()` is eq. 22, `entropy()` is
 # −(eq. 20), and the Monte Carlo estimate of eq. 2.5 is `q.log_prob(z) − prior.log_prob(z)`

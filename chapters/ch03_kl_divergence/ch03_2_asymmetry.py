@@ -12,7 +12,7 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
-from vae_from_scratch.apps.chapter_tools import exercise_commands, start_section
+from vae_from_scratch.apps.chapter_tools import start_section
 from vae_from_scratch.distributions import DiagonalGaussian, StandardNormal
 from vae_from_scratch.models.toy import (GaussianMixture, diagonal_cov, gaussian_kl,
                                          kl_by_quadrature)
@@ -171,12 +171,3 @@ results = sec.finish({"draws": n, "asymmetry": asym, "mode_seeking": {
     "figures": [fig_asymmetry, fig_modes]},
     summary=f"KL(q‖p) = {a['kl_qp']:.3f} vs KL(p‖q) = {a['kl_pq']:.3f} for σ = {a['sigma']}; "
             f"KL(q‖p) minima on the peaks at {fits_qp[0][2]:.3f} and {fits_qp[1][2]:.3f} nats")
-
-# %% [markdown]
-# ## Exercise
-#
-# Write the Gaussian KL of section 3.1 and its gradient yourself; the autograder checks
-# them against finite differences and against the library:
-
-# %%
-print(exercise_commands("ch03"))

@@ -16,7 +16,7 @@
 # In a VAE neither log p(x) nor p(z|x) can be computed, so the identity cannot be
 # checked there.  Here we take a model where both are exact — the linear-Gaussian model
 # z ~ N(0, I), x | z ~ N(Wz + b, σ²I) of `models/toy.py` — and run the library's own
-# `objectives.elbo` on it, as a VAE whose decoder is that model.  The chapter has two
+# `objectives.elbo` on it, as a VAE whose decoder is that model.  The chapter has three
 # sections:
 #
 # 1. **this one**: for several q, the Monte Carlo ELBO from `objectives.elbo`, its gap to
@@ -26,7 +26,9 @@
 # 2. `ch04_2_training.py`: maximizing the ELBO over an encoder q_φ(z|x) (slides
 #    Concept 11.11) drives the KL down to the smallest value a diagonal Gaussian can
 #    reach; the ELBO and the KL move by the same amount at every step, since their sum
-#    log p(x) does not depend on q.
+#    log p(x) does not depend on q;
+# 3. `ch04_3_shared_objective.py`: encoder and decoder maximise the same ELBO (slides
+#    Concept 11.12): trained together, the decoder reaches the maximum-likelihood model.
 #
 # Run a section as a script (`python chapters/ch04_elbo/ch04_1_gap_is_kl.py [--quick]
 # [--out DIR] [--seed S]`) or open it as a notebook; either way the numbers below are the
@@ -61,8 +63,15 @@ n = 20_000 if sec.quick else 400_000
 #     min_q KL(q ‖ p(z|x)) = −½ log(1 − ρ²)   (D = 2, ρ the posterior correlation),
 #
 # reached at the posterior mean with σ_q,j² = 1/Λ_jj, Λ = S⁻¹ (`best_diagonal_q`): a q
-# narrower than the posterior's marginals, as chapter 3 predicted for KL(q ‖ p).  One x
-# drawn from the model:
+# narrower than the posterior's marginals, as chapter 3 predicted for KL(q ‖ p).
+#
+# Posterior and evidence are tied by Bayes' rule, p(x) = p(x|z) p(z) / p(z|x) for every
+# z: the identity behind the second line of eq. 2.7.  The thesis's eq. 2.6 prints it
+# inverted, "p_θ(x) = p_θ(z|x) p_θ(z) / p_θ(x|z) ≈ p_θ(z|x) p_θ(z) / q_φ(x|z)"; read
+# p_θ(x) = p_θ(x|z) p_θ(z) / p_θ(z|x) ≈ p_θ(x|z) p_θ(z) / q_φ(z|x).  The same §2.4 calls
+# p_θ(z|x) the "*decoder distribution* or just *decoder*": the decoder is p_θ(x|z)
+# (§2.7.1, "the parameterization of decoder p_θ(x|z)"); p_θ(z|x) is the true posterior
+# that the encoder q_φ(z|x) approximates.  One x drawn from the model:
 
 # %%
 model = LinearGaussianModel.random(5, 2, np.random.default_rng(0), noise_var=0.5)

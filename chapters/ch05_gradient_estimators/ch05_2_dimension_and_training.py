@@ -11,7 +11,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from vae_from_scratch.apps.chapter_tools import exercise_commands, start_section
+from vae_from_scratch.apps.chapter_tools import start_section
 from vae_from_scratch.models.toy import LinearGaussianModel
 from vae_from_scratch.objectives import elbo
 from vae_from_scratch.optim import Adam
@@ -161,14 +161,3 @@ results = sec.finish(
             f"D = {dims[0]['D']}, {dims[-1]['ratio']:.0f}× at D = {dims[-1]['D']}; gap to the "
             f"best ELBO after training {training['RP']['final_gap']:.3f} (RP) vs "
             f"{training['SF']['final_gap']:.3f} (SF) nats")
-
-# %% [markdown]
-# ## Exercises
-#
-# Write the reparameterized sample z = μ + σ ⊙ ε with its backward pass (thesis eq.
-# 2.15–2.17, 2.27), and the score-function estimator of slides Concept 11.22, yourself;
-# the autograder checks them against the library, by finite differences and by Monte
-# Carlo:
-
-# %%
-print(exercise_commands("ch05"))

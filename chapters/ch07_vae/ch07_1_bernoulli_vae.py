@@ -2,7 +2,7 @@
 # # Chapter 7 — The variational autoencoder on real digits
 #
 # **Theory:** thesis §2.7 (eq. 2.25–2.31) and Algorithm 2; tutorial §3 (eq. 13, 14, 17–22,
-# 35) and appendix C.2; slides Definition 11.17 and Concepts 11.18–11.20.
+# 24, 35) and appendix C.2; slides Definition 11.17 and Concepts 11.18–11.20.
 # **Code:** `vae_from_scratch/models/vae.py` (`mlp_vae`), `distributions.py`,
 # `objectives.py` (`elbo`, `log_likelihood`), `train.py` (`fit`), `viz/latent_space.py`.
 #
@@ -15,18 +15,24 @@
 #   (thesis eq. 2.26; the project's networks output log σ², see docs/design.md,
 #   "Conventions");
 # - p_θ(x|z) a Bernoulli for binary data (eq. 2.31) or a Gaussian N(f_θ(z), σ²I) for
-#   continuous data (eq. 2.30, slides 11.17), f_θ a network.
+#   continuous data (eq. 2.30, slides 11.17), f_θ a network.  (Eq. 2.25 swaps x and z:
+#   "N(μ, Σ)(z) or B(p)(z), (μ, Σ) or p = NeuralNet_θ(x)"; the network reads z, and the
+#   density is evaluated at x.)
 #
 # This chapter trains that model on scikit-learn's 1797 handwritten 8×8 digits with both
 # decoders, reports the test ELBO and an importance-sampled log p(x) in nats per image,
 # splits the ELBO into its reconstruction and KL terms, and looks at the latent space.
-# It has three sections:
+# It has five sections:
 #
 # 1. **this one**: one ELBO estimate assembled by hand, then the Bernoulli VAE trained
 #    (Algorithm 2) and evaluated — ELBO, reconstruction and KL, IWAE bound, active units;
 # 2. `ch07_2_gaussian_decoders.py`: Gaussian decoders, and how σ² weighs the
 #    reconstruction against the KL (slides Concepts 11.18–11.20, tutorial C.2);
-# 3. `ch07_3_latent_space.py`: a 2-D latent space, drawn; and the chapter's exercises.
+# 3. `ch07_3_latent_space.py`: a 2-D latent space, drawn;
+# 4. `ch07_4_autoencoder.py`: the deterministic autoencoder beside the VAE (slides
+#    Concept 11.3): its codes, and what decoding N(0, I) gives;
+# 5. `ch07_5_amortized_inference.py`: one q per digit against the encoder's, the
+#    amortisation gap (slides Concept 11.10); and the chapter's exercises.
 #
 # Run it as a script (`python chapters/ch07_vae/ch07_1_bernoulli_vae.py [--quick]
 # [--out DIR] [--seed S] [--backend B]`) or open it as a notebook; the numbers are the
@@ -168,7 +174,8 @@ fig_curves = plot_elbo_curves(history, sec.out / "elbo_bernoulli.png",
 # ## Evaluation on the 359 test images, in nats per image
 #
 # - the **ELBO** with one z ~ q(z|x) per image, split into E log p(x|z) (reconstruction)
-#   and KL(q(z|x) ‖ p(z)) (tutorial eq. 14 with the prior in the KL; slides 11.17);
+#   and KL(q(z|x) ‖ p(z)) (slides 11.17; tutorial eq. 14, and eq. 24 again, print
+#   p(z|x) in the KL where the prior p(z) belongs);
 # - **log p(x) ≥ IWAE_K**, the importance-sampled bound with K samples (slides Concept
 #   11.7, chapter 10), which approaches log p(x) from below as K grows;
 # - the **active units**: latent dimensions whose posterior mean varies over the data by

@@ -2,7 +2,7 @@
 # # Chapter 7.2 — Gaussian decoders: the weight of σ²
 #
 # **Theory:** thesis eq. 2.30; slides Definition 11.17 and Concepts 11.18–11.20;
-# tutorial appendix C.2.
+# tutorial appendix C.2 and eq. 39.
 #
 # Section 7.1 trained the standard VAE with a Bernoulli decoder on binarized digits.  For
 # continuous data the standard instance takes a Gaussian decoder p_θ(x|z) = N(f_θ(z), σ²I)
@@ -13,6 +13,9 @@
 # a squared error: the VAE's loss is an autoencoder's loss plus the KL "regularization
 # term on the output of the encoder", and "the choice of σ determines the relative
 # weight between the reconstruction loss and the regularization" (slides Concept 11.20).
+# (The tutorial's eq. 39 writes this term "+ 1/N Σᵢ (y⁽ⁱ⁾ − x⁽ⁱ⁾)²": the sign is flipped —
+# a log-likelihood falls as the error grows — and the 1/(2σ²) is missing, the very
+# weight this section varies.)
 # This section checks the identity on test images, then trains the same VAE with σ² = 1,
 # 0.1 and 0.01, and one that learns its variance.
 

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from vae_from_scratch.apps.chapter_tools import exercise_commands, start_section
+from vae_from_scratch.apps.chapter_tools import start_section
 from vae_from_scratch.backend import get_backend
 from vae_from_scratch.data import binarize_static, load_for_vae
 from vae_from_scratch.models import mlp_vae
@@ -127,14 +127,3 @@ results = sec.finish(
     summary=f"2-D latent: test ELBO {test['elbo']:.2f} = {test['reconstruction']:.2f} − KL "
             f"{test['kl']:.2f}, IWAE_{K} {log_px:.2f} nats; nearest-neighbour label "
             f"agreement {nn_accuracy:.2f} (chance ≈ 0.1)")
-
-# %% [markdown]
-# ## Exercises
-#
-# Write the two pieces of section 7.1 yourself: the Bernoulli log-likelihood of eq. 2.31
-# from logits, numerically stable, with its gradient; and the ELBO of a minibatch with its
-# gradient by reparameterization (eq. 2.11, 2.27).  The autograder checks them against the
-# library and by central differences:
-
-# %%
-print(exercise_commands("ch07"))

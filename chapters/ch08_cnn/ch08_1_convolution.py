@@ -7,7 +7,8 @@
 # and `models/vae.py` (`conv_vae`).
 #
 # The thesis's dual VAE (chapter 9) is built from convolutions: its encoders look at the
-# image through windows of 6×6 and 30×30 pixels, and its foreground decoder grows a
+# image through windows of 6×6 and 30×30 pixels, and (in our reading: the thesis gives
+# only the receptive fields 6 and 30, not the layers) its foreground decoder grows a
 # 15×15 feature map back to 60×60 with transposed convolutions.  This chapter opens
 # each of those layers: what the forward pass computes, why the backward pass of a
 # convolution *is* a transposed convolution, the finite-difference proof of every
@@ -16,7 +17,8 @@
 #
 # 1. **this one**: convolution (eq. 2.32) and pooling (eq. 2.33) on one of the thesis's
 #    60×60 images — the output-size rule, one output pixel recomputed from the
-#    definition, and the 2×2 average that is the thesis's background target g(x);
+#    definition, and the 2×2 average that is the thesis's background target g(x), with
+#    how much the disk raises it;
 # 2. `ch08_2_backward_passes.py`: every window layer's backward pass against finite
 #    differences, the transposed convolution as the adjoint of the convolution, eq.
 #    2.34's unpool-and-convolve, and the gradient of a whole convolutional VAE;
@@ -28,6 +30,8 @@
 # the same.
 
 # %%
+import math
+
 import numpy as np
 
 from vae_from_scratch.apps.chapter_tools import start_section
@@ -71,8 +75,9 @@ print(f"kept {len(data.grey)} images; disk on: {data.background[:, 0].tolist()};
 # %% [markdown]
 # Three hand-made filters: a 6×6 box filter — the receptive field of the thesis's
 # foreground encoder, the size of a foreground cell — two 3×3 edge filters (Sobel,
-# vertical and horizontal), and the box again with the thesis's first layer's stride 2
-# and padding 2.  Each layer's output size is printed next to the formula.
+# vertical and horizontal), and the box again with stride 2 and padding 2, the first
+# layer of our dual VAE (the stride and padding are our reading, not the thesis's).
+# Each layer's output size is printed next to the formula.
 
 # %%
 rng = np.random.default_rng(sec.seed)               # initial weights, overwritten below
@@ -81,7 +86,7 @@ box.params["W"][...] = 1.0 / 36                            # the mean of each 6�
 edges = Conv2D(1, 2, 3, stride=1, padding=1, rng=rng, backend=bk)
 sobel = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], dtype=np.float32)
 edges.params["W"][...] = bk.asarray(np.stack([sobel, sobel.T])[:, None])
-strided = Conv2D(1, 1, 6, stride=2, padding=2, rng=rng, backend=bk)   # the thesis's first layer
+strided = Conv2D(1, 1, 6, stride=2, padding=2, rng=rng, backend=bk)   # our dual VAE's first layer
 strided.params["W"][...] = 1.0 / 36
 for layer, name in ((box, "box"), (edges, "edges"), (strided, "strided")):
     formula = conv_output_size(x.shape[2], layer.kernel_size, layer.stride, layer.padding)
@@ -130,10 +135,11 @@ fig_conv = save_figure(fig, sec.out / "convolution.png", fontsize=10,
 #
 # A pooling layer applies a function h — the maximum or the average — to each window of
 # each channel separately (no sum over channels), so it only shrinks the maps.  Two
-# poolings matter for the thesis: the foreground encoder's MaxPool2D(2) after its first
-# convolution, and the background target g(x) (eq. 3.1), an average over each 30×30
-# quadrant followed by a sigmoid.  The cell prints that 2×2 average for the images with
-# the bottom-left disk on and off: the bottom-left entry carries the disk's state.
+# poolings matter for chapter 9: our foreground encoder's MaxPool2D(2) after its first
+# convolution (our reading), and the thesis's background target g(x) (eq. 3.1), an
+# average over each 30×30 quadrant followed by a sigmoid.  The cell prints that 2×2
+# average for the images with the bottom-left disk on and off: the bottom-left entry
+# carries the disk's state.
 #
 # Backward: average pooling hands every pixel of a window 1/r² of the window's
 # gradient; max pooling hands the whole gradient to the window's maximum (one
@@ -150,7 +156,39 @@ disk_on = data.background[:, 0]
 for n, q in enumerate(quadrants):
     print(f"image {n}: disk {'on ' if disk_on[n] else 'off'}  mean grey per quadrant "
           f"[[{q[0, 0]:.2f} {q[0, 1]:.2f}] [{q[1, 0]:.2f} {q[1, 1]:.2f}]]")
-# should be: the bottom-left mean (third number) above 0.6 exactly when the disk is on
+# should be: the bottom-left mean (third number) 0.78–0.92 with the disk on, 0.30–0.44
+# off (0.3, + 0.477 from the disk (below), + 0.036 per active cell of the four in it),
+# so a cut at 0.6 separates them
+
+# %% [markdown]
+# ## How much the disk raises the quadrant's mean
+#
+# The disk adds 0.6 to each of its pixels ("every pixel has a value of 0.6", thesis ch.
+# 3), but it does not fill its quadrant: a disk of diameter 30 covers π · 15² of the
+# 30 × 30 pixels, a share π/4, so the bottom-left mean rises by about π/4 · 0.6 ≈ 0.47
+# when the disk turns on — not by 0.6.  On the pixel grid the generator's mask holds the
+# pixels whose centres lie within 15 of the disk's centre, and the rise is exactly that
+# share × 0.6 in expectation (the cells and the noise do not depend on the disk, so they
+# cancel in the difference).  The cell measures it on the 2000 images of X90 (the seed of
+# chapter 9's training set): the mean over the images with the disk on minus the mean
+# over those with it off, with its standard error.
+
+# %%
+full = make_synthetic("X90", rng=np.random.default_rng(sec.seed), threshold=None)
+bl = to_numpy(avg30.forward(bk.asarray(full.grey)))[:, 0, 1, 0]   # bottom-left means
+bl_on, bl_off = bl[full.background[:, 0]], bl[~full.background[:, 0]]
+share = float(full.disk_masks[0, 30:, :30].mean())   # disk pixels / 900 (thesis ch. 3: ⌀ 30)
+rise = {"predicted_pi": math.pi / 4 * 0.6, "predicted_mask": share * 0.6,
+        "measured": float(bl_on.mean() - bl_off.mean()),
+        "standard_error": math.sqrt(bl_on.var(ddof=1) / len(bl_on)
+                                    + bl_off.var(ddof=1) / len(bl_off)),
+        "n_on": len(bl_on), "n_off": len(bl_off)}
+print(f"predicted rise: π/4 · 0.6 = {rise['predicted_pi']:.4f}; the mask's share "
+      f"{int(full.disk_masks[0, 30:, :30].sum())}/900 = {share:.4f}, × 0.6 = "
+      f"{rise['predicted_mask']:.4f}")
+print(f"measured rise on {len(bl)} images ({rise['n_on']} on, {rise['n_off']} off): "
+      f"{rise['measured']:.4f} ± {rise['standard_error']:.4f}")
+# should be: the measured rise within about two standard errors of 0.4773, far from 0.6
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
@@ -170,13 +208,17 @@ fig_pool = save_figure(fig, sec.out / "pooling.png", fontsize=10,
 # The output sizes follow ⌊(H + 2p − k)/s⌋ + 1, and one pixel recomputed from eq. 2.32
 # matches the layer to float32 round-off (~1e-9); the bottom-left quadrant mean is above
 # 0.6 when the disk is on (0.76 and 0.79 for seed 0) and below it when the disk is off
-# (0.35 and 0.42): a 2×2 average pool sees the disk.
+# (0.35 and 0.42): a 2×2 average pool sees the disk.  The disk raises that mean by
+# 0.479 ± 0.003 over 2000 images (seed 0): its share of the quadrant times 0.6, 716/900 ·
+# 0.6 = 0.477 (π/4 · 0.6 = 0.471 for a continuous disk), not 0.6.
 
 # %%
 results = sec.finish(
     {"backend": bk.name, "convolution": {"one_pixel_gap": gap},
-     "pooling": {"quadrant_means": quadrants.tolist(), "disk_on": disk_on.tolist()},
+     "pooling": {"quadrant_means": quadrants.tolist(), "disk_on": disk_on.tolist(),
+                 "rise": rise},
      "figures": [fig_conv, fig_pool]},
     summary=f"one pixel of eq. 2.32 by hand: |difference| {gap:.1e}; bottom-left quadrant mean "
             f"{quadrants[disk_on, 1, 0].mean():.2f} with the disk on, "
-            f"{quadrants[~disk_on, 1, 0].mean():.2f} off")
+            f"{quadrants[~disk_on, 1, 0].mean():.2f} off; the disk raises it by "
+            f"{rise['measured']:.3f} (predicted {rise['predicted_mask']:.3f})")

@@ -20,9 +20,10 @@
 #
 # `gradcheck` compares each layer's backward pass with central differences in float64
 # (chapter 6): correct passes agree to about 1e-9 or better.  The cases include the
-# thesis's own layer shapes — the 6×6 stride-2 encoder convolution, the 30×30 stride-30
-# background convolution, the 4×4 stride-2 decoder transposed convolution — and a small
-# CNN stacked from all kinds.  Large tensors are checked on a random sample of entries.
+# dual VAE's layer shapes — the 6×6 stride-2 encoder convolution, the 30×30 stride-30
+# background convolution, the 4×4 stride-2 decoder transposed convolution (our reading:
+# the thesis gives only the receptive fields 6 and 30) — and a small CNN stacked from
+# all kinds.  Large tensors are checked on a random sample of entries.
 
 # %%
 import numpy as np
@@ -117,7 +118,7 @@ fig_checks = plot_gradient_checks(
 # %%
 adjoint_cases = [  # (N, C, F, H, W, k, s, p): conv maps C → F channels
     (2, 3, 4, 7, 7, 3, 1, 1),
-    (2, 1, 16, 60, 60, 6, 2, 2),     # the thesis's foreground encoder, first layer
+    (2, 1, 16, 60, 60, 6, 2, 2),     # the dual VAE's foreground encoder, first layer
     (2, 16, 32, 15, 15, 3, 2, 1),    # its second convolution
     (2, 1, 4, 60, 60, 30, 30, 0),    # the background encoder
     (2, 8, 16, 30, 30, 4, 2, 1),     # adjoint of the decoder's ConvTranspose2D(16→8)
@@ -142,7 +143,7 @@ print(f"largest relative gap: {max(gaps):.1e} (float64 round-off is ~1e-16)")
 # %% [markdown]
 # Now the thesis's version: Unpool2D(2) followed by a stride-1 convolution with the
 # flipped kernel and zero padding k − 1 − p = 2 before and k − s − p = 1 after, for the
-# decoder's k = 4, s = 2, p = 1.  It must equal ConvTranspose2D exactly.
+# dual VAE decoder's k = 4, s = 2, p = 1 (ours).  It must equal ConvTranspose2D exactly.
 
 # %%
 k, s, p = 4, 2, 1

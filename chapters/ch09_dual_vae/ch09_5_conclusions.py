@@ -17,7 +17,7 @@
 # %%
 import json
 
-from vae_from_scratch.apps.chapter_tools import dual_vae_options, start_section
+from vae_from_scratch.apps.chapter_tools import dual_vae_options, exercise_commands, start_section
 from vae_from_scratch.backend import get_backend
 from vae_from_scratch.thesis.reproduction import (REMEDY, SIZES, format_table, remedy_options,
                                                   run_dataset, summary_rows)
@@ -174,3 +174,13 @@ results = sec.finish({"comparison": comparison},
                                        f"{c['thesis run']['inside_bg_on']['accuracy']:.2f}, "
                                        f"remedy {c['remedy']['inside_bg_on']['accuracy']:.2f}"
                                        for name, c in comparison.items()))
+
+# %% [markdown]
+# ## Exercise
+#
+# Write the dual VAE's loss — the two ELBOs and where the weight 450 sits (thesis
+# eq. 2.36, §3.1) — and its gradients yourself; the autograder checks them against the
+# library's `DualVAE` and finite differences:
+
+# %%
+print(exercise_commands("ch09"))

@@ -10,7 +10,7 @@
 # The ELBO is one choice of objective.  This chapter changes it in three ways and
 # measures what each change does, on the Bernoulli VAE of chapter 7 (scikit-learn's 8×8
 # digits, 8-dimensional z, MLP 64-256-8), then sets a discrete code on the same axes.
-# The chapter has four sections:
+# The chapter has five sections:
 #
 # 1. **this one — IWAE**: average K importance weights inside the log: a bound that
 #    tightens as K grows, to evaluate a model and to train one;
@@ -18,8 +18,8 @@
 #    and compression (rate and distortion);
 # 3. `ch10_3_kl_annealing.py` — **KL annealing**: let β rise from 0 to 1 during the
 #    first epochs;
-# 4. `ch10_4_vq_vae.py` — **VQ-VAE**: a discrete code, on the rate–distortion plane of
-#    section 2.
+# 4. `ch10_4_vq_vae.py` — **VQ-VAE**: a discrete code on section 2's rate–distortion plane;
+# 5. `ch10_5_disentanglement.py` — **β and disentanglement**, measured on the thesis's data.
 #
 # Run it as a script (`python chapters/ch10_beyond/ch10_1_iwae.py [--quick] [--out DIR]
 # [--seed S] [--backend B]`) or open it as a notebook; either way the numbers are the

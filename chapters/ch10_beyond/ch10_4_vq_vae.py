@@ -22,7 +22,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from vae_from_scratch.apps.chapter_tools import exercise_commands, start_section
+from vae_from_scratch.apps.chapter_tools import start_section
 from vae_from_scratch.backend import get_backend, to_numpy
 from vae_from_scratch.data import load_for_vae
 from vae_from_scratch.models import mlp_vae
@@ -177,13 +177,3 @@ results = sec.finish({"backend": bk.name, "epochs": epochs,
                              f"{vqb['distortion']:.2f} at rate {vqb['rate']:.2f}; VAE (β = 1): "
                              f"ELBO {b1['elbo']:.2f}, distortion {b1['distortion']:.2f} at rate "
                              f"{b1['kl']:.2f}")
-
-# %% [markdown]
-# ## Exercise
-#
-# Write the importance-weighted bound of section 10.1 by log-sum-exp (never leaving the
-# log domain), and its gradient, yourself; the autograder checks them against finite
-# differences and against the library (slides Concepts 11.6–11.7, thesis eq. 2.9):
-
-# %%
-print(exercise_commands("ch10"))

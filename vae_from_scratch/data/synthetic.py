@@ -34,11 +34,14 @@ Our reading, where the thesis leaves a detail open (docs/design.md, "Thesis data
     - contributions add up (cell 0.9 + disk 0.6 + noise), also where a cell lies in a disk;
     - the threshold 0.75 is the midpoint between an empty pixel's mean (0.3) and an active
       foreground pixel's mean (0.3 + 0.9 = 1.2); the thesis does not give its threshold;
-    - the X90 disk fills the bottom-left 30×30 quadrant exactly (centre (45, 15)), the
-      block that the background target g pools (thesis eq. 3.1, pooling with stride 30).
+    - the X90 disk is inscribed in the bottom-left 30×30 quadrant (centre (45, 15)), the
+      block that the background target g pools (thesis eq. 3.1, pooling with stride 30);
+      it covers 716 of the quadrant's 900 pixels (about π/4), so an active disk raises
+      the quadrant's mean by 0.6 · 716/900 ≈ 0.477, not by 0.6 (chapter 8.1 measures it).
       "Moved a bit to the left" is 6 pixels, the least shift that takes one 6×6 cell
       cleanly out of the disk; the left 6 columns of the moved disk fall off the image
-      (612 of its 716 pixels remain).  The top-right disk fills the top-right quadrant.
+      (612 of its 716 pixels remain).  The top-right disk is inscribed in the top-right
+      quadrant.
 
 The layout (one text row = two pixel rows; digits are the foreground cells, indexed as
 in FOREGROUND_CELLS; '.' and ':' are disks).  X90 and X50, cells 4, 6, 7, 8 inside:
@@ -175,9 +178,9 @@ class Disk(NamedTuple):
 # Centres are in continuous pixel coordinates: pixel (r, c) covers [r, r+1) × [c, c+1), so
 # its centre is (r + 0.5, c + 0.5), and centre (45, 15) is the middle of the bottom-left
 # quadrant (rows 30..59, columns 0..29).
-BOTTOM_LEFT = (45, 15)         # X90, X50: fills the bottom-left quadrant
+BOTTOM_LEFT = (45, 15)         # X90, X50: inscribed in the bottom-left quadrant
 BOTTOM_LEFT_MOVED = (45, 9)    # X90_20: 6 pixels to the left (our reading of "a bit")
-TOP_RIGHT = (15, 45)           # X90_20: fills the top-right quadrant
+TOP_RIGHT = (15, 45)           # X90_20: inscribed in the top-right quadrant
 
 DATASETS = {
     "X90": (Disk(BOTTOM_LEFT, 0.9, "bottom-left"),),

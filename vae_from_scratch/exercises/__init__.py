@@ -26,9 +26,10 @@ import pathlib
 from dataclasses import dataclass
 from types import ModuleType
 
-from . import (bernoulli_log_likelihood, conv2d_backward, conv2d_forward, conv_transpose2d,
-               dense_backward, elbo, gaussian_kl, iwae_bound, max_pool2d_backward,
-               reparameterize, score_function)
+from . import (aevb_step, bernoulli_log_likelihood, conv2d_backward, conv2d_forward,
+               conv_transpose2d, dense_backward, dual_vae_loss, elbo, gaussian_kl, iwae_bound,
+               log_likelihood_is, max_pool2d_backward, reparameterize, score_function,
+               vq_quantize)
 from .grading import DEFAULT_TIMEOUT, Report, load_file, run_in_child
 
 STUB_DIR = pathlib.Path(__file__).resolve().parent / "stubs"
@@ -36,18 +37,21 @@ STUB_DIR = pathlib.Path(__file__).resolve().parent / "stubs"
 # The chapters (docs/design.md, "Chapters") that the exercises follow: title, folder
 # (the last section of each ends with the commands of its exercises).
 CHAPTERS = {
+    "ch02": ("latent variable models", "chapters/ch02_latent_variable_models/"),
     "ch03": ("KL divergence", "chapters/ch03_kl_divergence/"),
     "ch05": ("gradient estimators", "chapters/ch05_gradient_estimators/"),
     "ch06": ("neural networks", "chapters/ch06_neural_networks/"),
     "ch07": ("the VAE", "chapters/ch07_vae/"),
     "ch08": ("CNN", "chapters/ch08_cnn/"),
+    "ch09": ("the dual VAE", "chapters/ch09_dual_vae/"),
     "ch10": ("beyond the VAE", "chapters/ch10_beyond/"),
 }
 
 # In the order a course would take them: the network first, then the probability.
 _MODULES = (dense_backward, conv2d_forward, conv2d_backward, max_pool2d_backward,
             conv_transpose2d, gaussian_kl, reparameterize, score_function,
-            bernoulli_log_likelihood, elbo, iwae_bound)
+            bernoulli_log_likelihood, elbo, aevb_step, dual_vae_loss, log_likelihood_is,
+            iwae_bound, vq_quantize)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,10 @@
 
 ELBO1 = log p(x|z̃1) − KL(q(z1|x) ‖ N(0, I)) and ELBO2 = log r(g(x)|z̃2) − KL(s(z2|x) ‖
 N(0, I)), each estimated with one sample per image and the closed-form KL (eq. 2.10).
-The layer sizes are those of docs/design.md ("Reference dual VAE"); every size is an
+The layer sizes are those of docs/design.md ("Reference dual VAE") and our reading: the
+thesis gives only the receptive fields (6 and 30), the latent sizes (4 and 1), the target
+g, the weight 450 and 30 epochs, not the layers (the stride-2 6×6 convolution, the max
+pooling, the 15×15 map and the 4×4 transposed convolutions are ours).  Every size is an
 option so that the gradient check can run on a small copy.
 
 Our readings where the thesis is silent, each an option:
@@ -168,7 +171,7 @@ class DualVAE(Model):
         d1, d2 = dec_channels
         s8, s4, m = -(-S // 8), S // 4, S // bg_kernel
 
-        # q_φ(z1|x): receptive field fg_kernel   (docs/design.md, "Reference dual VAE"; thesis §3.1)
+        # q_φ(z1|x): receptive field fg_kernel (thesis §3.1); the layers are our reading
         self.fg_encoder = Sequential(
             Conv2D(1, c1, fg_kernel, stride=2, padding=(fg_kernel - 2) // 2, **kw), ReLU(backend=bk),
             MaxPool2D(2, backend=bk),

@@ -72,7 +72,7 @@ def gaussian_kl(mu_q, cov_q, mu_p, cov_p):
 
         ½ [ tr(Σp⁻¹ Σq) + (μp − μq)ᵀ Σp⁻¹ (μp − μq) − d + log det Σp − log det Σq ].
 
-    The general form of slides Concept 11.17 (which has p = N(0, I)); the thesis's
+    The general form of slides Definition 11.17 (which has p = N(0, I)); the thesis's
     eq. 2.2 evaluated for two Gaussians.  Not symmetric in q and p.
     mu_q, mu_p: (..., d); cov_q, cov_p: (..., d, d); batch axes broadcast.  Returns (...,).
     """

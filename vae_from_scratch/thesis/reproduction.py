@@ -1,8 +1,8 @@
 """`python -m vae_from_scratch thesis`: the thesis's chapter 3, reproduced and measured.
 
 For each data set (X90, X50, X90_20; data/synthetic.py) it trains the reference dual
-VAE (models/dual_vae.py) — 30 epochs as in the thesis (§3.1); batch 32 and Adam with
-learning rate 1e-3 are our reading — and writes to OUT/<data set>/:
+VAE (models/dual_vae.py) — 30 epochs as in the thesis (§3.1); batch 32, Adam with
+learning rate 1e-3 and the layer shapes are our reading — and writes to OUT/<data set>/:
 
     reconstructions.png   figures 3.1–3.3: x, vae1(x), g(x), vae2(x), with the true cells
                           and disks outlined (and, for the structured decoder 1, its
