@@ -1,9 +1,9 @@
 # %% [markdown]
 # # Chapter 1.1 — Gradient descent, the normal equations and the learning rate
 #
-# Training a VAE is an optimization problem: find the parameters θ, φ that maximize the
-# ELBO.  Before any probability enters, this chapter looks at the optimizer alone, on
-# problems whose answer we know.  The chapter has three sections:
+# Training a VAE is an optimization problem (slides §1): find the parameters θ, φ that
+# maximize the ELBO.  Before any probability enters, this chapter looks at the optimizer
+# alone, on problems whose answer we know.  The chapter has three sections:
 #
 # 1. **this one**: **least squares** (slides Example 1.5): the closed-form solution, and
 #    batch gradient descent (thesis §2.5.1, Algorithm 1) converging to it; then **the
@@ -75,9 +75,10 @@ print(f"least squares on N = {N} points, y = 1.5 x − 0.5 + noise: θ̂ (normal
 # %% [markdown]
 # ## Batch gradient descent (thesis §2.5.1, Algorithm 1)
 #
-# Algorithm 1 on the loss f = −objective: θ ← θ − η ∇f(θ), here with the library's `SGD`
-# optimizer on the full batch.  Gradient descent must arrive at θ̂.  The function returns
-# the path θ_0 … θ_T, and stops early if θ runs off to infinity.
+# Algorithm 1 on the loss f = −objective (maximize ⇔ minimize −f, slides Definition 1.1):
+# θ ← θ − η ∇f(θ), here with the library's `SGD` optimizer on the full batch.  Gradient
+# descent must arrive at θ̂.  The function returns the path θ_0 … θ_T, and stops early if
+# θ runs off to infinity.
 
 # %%
 def gradient_descent(theta0, lr, steps):

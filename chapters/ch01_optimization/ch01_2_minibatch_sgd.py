@@ -2,8 +2,10 @@
 # # Chapter 1.2 — Minibatch stochastic gradient descent (thesis §2.5.3, eq. 2.21)
 #
 # Section 1.1 ran batch gradient descent on least squares, f(θ) = (1/2N) ‖Xθ − Y‖², an
-# average of N per-example losses f_i.  A VAE's data set is too large for a full gradient
-# per step; the thesis's Algorithm 2 takes it on a minibatch M drawn at random instead:
+# average of N per-example losses f_i, so its gradient is the average of theirs,
+# ∇f(θ) = (1/N) Σ_i ∇f_i(θ) (thesis eq. 2.12).  A VAE's data set is too large for a full
+# gradient per step; the thesis's Algorithm 2 takes it on a minibatch M drawn at random
+# instead:
 #
 #     ∇f_M(θ) = (1/N_M) Σ_{i∈M} ∇f_i(θ)                         (thesis eq. 2.21)
 #
@@ -66,10 +68,12 @@ print(f"θ̂ = ({theta_hat[0]:.6f}, {theta_hat[1]:.6f}), λ_max = {lam_max:.4f}"
 # ## The minibatch gradient: unbiased, variance ∝ 1/N_M
 #
 # The minibatch gradient is an unbiased estimate of the full gradient ∇f(θ) (eq. 2.21's
-# "≃").  Drawn without replacement from N examples whose per-example gradients have
-# covariance Σ, its covariance is (Σ / N_M) · (N − N_M)/(N − 1): noise that falls like
-# 1/N_M and vanishes for the full batch.  We check both by drawing many minibatches at
-# θ = 0, for N_M = 1, 10 and 50.
+# "≃"; tutorial eq. 2 says it of a log-likelihood, and least squares is the negative
+# log-likelihood of Gaussian noise, up to scale and a constant).  Drawn without
+# replacement from N examples whose per-example gradients have covariance Σ, its
+# covariance is (Σ / N_M) · (N − N_M)/(N − 1): noise that falls like 1/N_M and vanishes
+# for the full batch.  We check both by drawing many minibatches at θ = 0, for N_M = 1,
+# 10 and 50.
 
 # %%
 theta = np.zeros(2)

@@ -4,7 +4,7 @@
 # A latent variable model (thesis §2.1, eq. 2.1; slides Definition 11.4) explains an
 # observation x by an unobserved z:
 #
-#     p_θ(x, z) = p_θ(x | z) p_θ(z),        p_θ(x) = ∫ p_θ(x | z) p_θ(z) dz.
+#     p_θ(x, z) = p_θ(x | z) p_θ(z),    p_θ(x) = ∫ p_θ(x | z) p_θ(z) dz   (tutorial eq. 3)
 #
 # Data are generated in two steps (ancestral sampling): z ~ p(z), then x ~ p(x | z).
 # Training by maximum likelihood needs log p_θ(x), an integral — or a sum — over z that
@@ -48,15 +48,16 @@ n = 600 if sec.quick else 3000
 # ## The model
 #
 # p(Z = A) = p(Z = B) = p(Z = C) = 1/3 and p(x | Z = k) = N(x; μ_k, Σ_k) in R².  The slides
-# give no numbers; `GaussianMixture.example_11_5()` picks three well-separated blobs.  The
-# marginal is a sum of three terms,
+# give no numbers; `GaussianMixture.example_11_5()` picks three well-separated blobs.  A
+# Gaussian p(x | z) with a discrete prior makes p(x) a Gaussian mixture (tutorial §1.2):
+# the integral of eq. 3 is a sum of three terms,
 #
 #     p(x) = ⅓ N(x; μ_A, Σ_A) + ⅓ N(x; μ_B, Σ_B) + ⅓ N(x; μ_C, Σ_C),
 #
 # whose log, summed over the data, is the training objective of Example 11.5; the
-# posterior p(Z = k | x) = p(x | k) p(k) / p(x) is Bayes' rule (slides Concept 11.2).
-# Here everything is exact, which is what lets us judge the estimators of sections 2.2
-# and 2.3.
+# posterior p(Z = k | x) = p(x | k) p(k) / p(x) (tutorial eq. 4) is Bayes' rule (slides
+# Concepts 11.1–11.2).  Here everything is exact, which is what lets us judge the
+# estimators of sections 2.2 and 2.3.
 #
 # First, n points by ancestral sampling: each draws its component z from the prior, so
 # each component's share of the points should be close to 1/3.
@@ -73,7 +74,8 @@ print(f"{n} points by ancestral sampling; component shares A/B/C = "
 # ## The objective of Example 11.5
 #
 # The average of log p(X_i) over the points is the (per point) log-likelihood that
-# training maximizes.  At the parameters that generated the data it should be higher than
+# training maximizes, to find the θ whose p_θ(x) best approximates the true p*(x)
+# (tutorial §1.1).  At the parameters that generated the data it should be higher than
 # at wrong ones; we move μ_A by 1 and evaluate it again.
 
 # %%

@@ -47,8 +47,8 @@ def mc_mean(samples):
 # %% [markdown]
 # ## The two expectations, and their difference
 #
-# For q = N(μ, diag(σ²)) and p = N(0, I) in L dimensions, the tutorial computes the two
-# expectations in eq. 2.5 separately:
+# For q = N(μ, diag(σ²)) and p = N(0, I) in L dimensions, the tutorial's §3.5 computes
+# the two expectations in eq. 2.5 separately:
 #
 #     E_q[log p(z)] = −(L/2) log 2π − ½ Σ_l (σ_l² + μ_l²)            (tutorial eq. 17)
 #     E_q[log q(z)] = −(L/2) log 2π − ½ Σ_l (1 + log σ_l²)           (tutorial eq. 20)

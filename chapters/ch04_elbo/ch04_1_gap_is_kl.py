@@ -2,16 +2,17 @@
 # # Chapter 4.1 — The evidence lower bound (ELBO) and its gap
 #
 # For any distribution q(z | x), the log-likelihood splits into two terms (thesis eq. 2.7,
-# tutorial eq. 6–10):
+# tutorial §2.3, eq. 6–10):
 #
 #     log p(x) = E_q[ log p(x, z) − log q(z | x) ] + KL( q(z | x) ‖ p(z | x) )
 #              =            ELBO(q)               +       the gap
 #
-# Since the KL is ≥ 0 (chapter 3), the first term is a lower bound on log p(x) — the
-# ELBO, or variational lower bound (thesis eq. 2.8–2.9; slides Definition 11.13,
-# Concept 11.14) — and the gap between the two is exactly KL(q ‖ p(z|x)) (thesis §2.4:
-# "it is also the gap between ELBO and log p(x)").  The bound is tight when q equals the
-# posterior (slides Concept 11.15).
+# Since the KL is ≥ 0 (chapter 3), the first term is a lower bound on log p(x),
+# ELBO = log p(x) − KL ≤ log p(x) (tutorial eq. 11–12) — the ELBO, or variational lower
+# bound (thesis eq. 2.8–2.9; slides Definition 11.13, Concept 11.14) — and the gap
+# between the two is exactly KL(q ‖ p(z|x)) (thesis §2.4: "it is also the gap between
+# ELBO and log p(x)").  The bound is tight when q equals the posterior (slides
+# Concept 11.15).
 #
 # In a VAE neither log p(x) nor p(z|x) can be computed, so the identity cannot be
 # checked there.  Here we take a model where both are exact — the linear-Gaussian model
@@ -106,7 +107,8 @@ info = {"rho": float(rho), "kl_floor": floor, "log_p_x": log_px}
 # with standard error SE = std/√n.  Two estimators, both unbiased (chapter 5 compares
 # their gradients):
 #
-# - kl="mc": log p(x|z) + log p(z) − log q(z|x) at z ~ q, the thesis's form (eq. 2.9, 2.16);
+# - kl="mc": log p(x|z) + log p(z) − log q(z|x) at z ~ q, the thesis's form (eq. 2.9,
+#   2.16) and the tutorial's eq. 23, ELBO = E_q[log p(x, z)/q(z|x)];
 # - kl="analytic": log p(x|z) − KL(q ‖ p(z)) with the closed-form KL (eq. 2.10, tutorial
 #   eq. 22).
 #

@@ -5,7 +5,9 @@
 # linear-Gaussian model z ~ N(0, I), x | z ~ N(Wz + b, σ²I), with z ∈ R², x ∈ R⁵ and
 # σ² = 0.5, whose posterior is a correlated Gaussian: no diagonal q reaches it, and the
 # KL of the best one, −½ log(1 − ρ²), is a floor under every diagonal q's.  Here we
-# *learn* q by maximizing the ELBO, as a VAE does.
+# *learn* q by maximizing the ELBO, as a VAE does: variational inference (thesis §2.2)
+# finds, in a tractable family (here the diagonal Gaussians), the q_φ most similar to the
+# posterior, q_φ(z|x) ≈ p_θ(z|x) (tutorial eq. 5).
 #
 # Amortized inference (slides Concept 11.10; tutorial §2.2): one encoder
 # q_φ(z|x) = N(μ_φ(x), diag(exp(logvar_φ(x)))) for all data points.  For this model the
@@ -17,10 +19,10 @@
 # few steps we compute, exactly, the mean over the 500 points of the ELBO
 # (`models/toy.py`'s closed form), of KL(q_φ(z|x) ‖ p(z|x)), and of log p(x).
 #
-# Slides Concept 11.11: the encoder's problem "minimize KL" and "maximize ELBO" are the
-# same problem; the sum ELBO + KL stays at the mean log p(x) throughout, and the KL falls
-# towards the mean of the floor −½ log(1 − ρ²) (the posterior covariance is the same for
-# every x).
+# Slides Concept 11.11: the encoder's problem "minimize KL" (tutorial eq. 13:
+# φ* = argmin_φ KL(q_φ(z|x) ‖ p(z|x))) and "maximize ELBO" are the same problem; the sum
+# ELBO + KL stays at the mean log p(x) throughout, and the KL falls towards the mean of
+# the floor −½ log(1 − ρ²) (the posterior covariance is the same for every x).
 
 # %%
 import matplotlib.pyplot as plt

@@ -6,7 +6,7 @@
 #     ∇_φ E_{q_φ(z|x)}[ f(z) ],    f(z) = log p(x, z) − log q_φ(z|x),
 #
 # and the expectation's distribution itself depends on φ.  So the gradient cannot simply
-# be moved inside the expectation with z held fixed (thesis eq. 2.14).  Two ways around it,
+# be moved inside the expectation with z held fixed (thesis §2.5.2, eq. 2.14).  Two ways around it,
 # both unbiased:
 #
 # - **Reparameterization** (thesis eq. 2.15–2.17; tutorial §3.6, eq. 29–37; slides
@@ -158,9 +158,10 @@ for r in rows:
 # the score function's variance many times the reparameterization one in every row
 
 # %% [markdown]
-# The three claims in numbers: both estimators are unbiased (within a few SE), the
-# z-held-fixed one is not (its mean is 0); the score function pays for never
-# differentiating through the sample with a much larger variance.
+# The three claims in numbers: both estimators are unbiased (within a few SE; thesis
+# eq. 2.18 for the reparameterization one), the z-held-fixed one is not (its mean is 0);
+# the score function pays for never differentiating through the sample with a much
+# larger variance.
 
 # %%
 total = {k: float(sum(r[f"{k}_var"] for r in rows)) for k in ("RP", "SF")}
@@ -174,8 +175,8 @@ print(f"total variance of one draw (sum over the 4 components): RP {total['RP']:
 
 # %% [markdown]
 # The decoder's parameters θ do not shape the distribution of z, so their gradient is
-# backpropagation at the sampled z under either estimator (slides 11.22): on the same ε the
-# two must give the same decoder gradients.
+# backpropagation at the sampled z under either estimator (thesis eq. 2.13, tutorial
+# eq. 25–26; slides 11.22): on the same ε the two must give the same decoder gradients.
 
 # %%
 print(f"decoder gradients of the two estimators on the same ε: max |Δ| = {dec_diff:.1e}")

@@ -4,7 +4,8 @@
 # Sections 5.1 and 5.2 compared two estimators of the ELBO's gradient.  One part of that
 # gradient needs no estimator at all: for q = N(μ, diag(σ²)) and p(z) = N(0, I) the KL is
 # known in closed form (tutorial eq. 22, chapter 3.1), and so is its gradient.  The
-# tutorial differentiates it term by term (eq. 28, carried into eq. 36–37):
+# tutorial splits ∇_φ L into ∇_φ⟨log p(x|z)⟩ − ∇_φ KL (eq. 27, whose KL to p_θ(z|x) repeats
+# the misprint of eq. 14: it is the KL to p(z)) and differentiates it (eq. 28, 36–37):
 #
 #     ∇_φ L = ∇_φ ⟨log p(x | μ + σ ⊙ ε)⟩_ε + ½ Σ_l ∇_φ [1 + log σ_l² − σ_l² − μ_l²]   (tutorial eq. 36)
 #
@@ -39,8 +40,7 @@ from vae_from_scratch.objectives import elbo
 from vae_from_scratch.viz.plots import save_figure
 
 sec = start_section("ch05_3", "Chapter 5.3: the KL's gradient, closed form against Monte Carlo",
-                    "20,000 draws and 100 × 100 ELBO gradients instead of 400,000 and "
-                    "1000 × 100, a second")
+                    "20,000 draws and 100 × 100 ELBO gradients (full: 400,000, 1000 × 100)")
 # the chapter's fifth and sixth streams (5.1 and 5.2 draw from the first four)
 rng_kl, rng_elbo = sec.rngs(6)[4:]
 n, reps = (20_000, 100) if sec.quick else (400_000, 1000)

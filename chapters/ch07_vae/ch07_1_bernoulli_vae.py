@@ -1,14 +1,14 @@
 # %% [markdown]
 # # Chapter 7 — The variational autoencoder on real digits
 #
-# **Theory:** thesis §2.7 (eq. 2.25–2.31) and Algorithm 2; tutorial §3 (eq. 13, 14, 17–22,
-# 24, 35) and appendix C.2; slides Definition 11.17 and Concepts 11.18–11.20.
+# **Theory:** thesis §2.7 and §2.7.2 (eq. 2.25–2.31) and Algorithm 2; tutorial §3 (eq. 13, 14, 17–22,
+# 24, 35) and appendix C.2; slides §11 (Definition 11.17 and Concepts 11.18–11.20).
 # **Code:** `vae_from_scratch/models/vae.py` (`mlp_vae`), `distributions.py`,
 # `objectives.py` (`elbo`, `log_likelihood`), `train.py` (`fit`), `viz/latent_space.py`.
 #
-# The thesis completes the AEVB algorithm (§2.5) with three choices (§2.7.1): the
-# decoder p_θ(x|z), the prior p(z) with its reparameterization, and the encoder
-# q_φ(z|x).  The *standard instance* (slides Definition 11.17) takes
+# The thesis completes the AEVB algorithm (§2.5) with three choices (§2.7.1): the decoder
+# p_θ(x|z) (tutorial §2.1), the prior p(z) (slides Definition 11.16) with its reparameterization,
+# and the encoder q_φ(z|x).  The *standard instance* (slides Definition 11.17) takes
 #
 # - p(z) = N(0, I);
 # - q_φ(z|x) = N(μ_φ(x), diag σ²_φ(x)), with μ and log σ² the outputs of a network
@@ -99,7 +99,7 @@ print(f"MLP VAE 64-256-(8+8) | 8-256-64, Bernoulli decoder, {vae.n_params:,} par
 # ## One ELBO estimate, piece by piece (thesis eq. 2.27, 2.29, 2.31; tutorial eq. 22)
 #
 # For one image x and one noise draw ε ~ N(0, I) the AEVB estimator (thesis eq. 2.16,
-# with the KL in closed form, eq. 2.10) is
+# with the KL in closed form, eq. 2.10; tutorial eq. 38) is
 #
 #   L̃(x, ε) = log p_θ(x | z) − KL(q_φ(z|x) ‖ N(0, I)),   z = μ + σ ⊙ ε  (eq. 2.27),
 #
@@ -144,12 +144,12 @@ print(f"log q(z|x) vs log p(ε) − Σ log σ (eq. 2.29): max |difference| = "
 # should be float32 round-off: about 1e-6 on numbers of about 10
 
 # %% [markdown]
-# ## Training (thesis Algorithm 2)
+# ## Training (thesis Algorithm 2, §2.5.4; slides Concept 11.21)
 #
-# `fit` is Algorithm 2: shuffle, draw a minibatch, sample ε, compute L̃ and its gradient
-# (every backward pass hand-written, proven in chapters 6 and 8), update θ and φ (here
-# with Adam, learning rate 1e-3, minibatches of 50).  Before training, the test ELBO is
-# the mean image's:
+# `fit` is Algorithm 2: shuffle, draw a minibatch, sample ε, compute L̃ and its minibatch
+# mean gradient (eq. 2.22; every backward pass hand-written, proven in chapters 6 and 8),
+# update θ and φ (here with Adam, learning rate 1e-3, minibatches of 50).  Before
+# training, the test ELBO is the mean image's:
 
 # %%
 untrained_elbo = evaluate_elbo(vae, x_test, np.random.default_rng(seed + 2))["elbo"]
@@ -171,10 +171,10 @@ fig_curves = plot_elbo_curves(history, sec.out / "elbo_bernoulli.png",
 # information about x
 
 # %% [markdown]
-# ## Evaluation on the 359 test images, in nats per image
+# ## Evaluation on the 359 test images, in nats per image (averaged as in thesis eq. 2.11)
 #
 # - the **ELBO** with one z ~ q(z|x) per image, split into E log p(x|z) (reconstruction)
-#   and KL(q(z|x) ‖ p(z)) (slides 11.17; tutorial eq. 14, and eq. 24 again, print
+#   and KL(q(z|x) ‖ p(z)) (slides 11.17; tutorial §3.3, eq. 14, and eq. 24 again, print
 #   p(z|x) in the KL where the prior p(z) belongs);
 # - **log p(x) ≥ IWAE_K**, the importance-sampled bound with K samples (slides Concept
 #   11.7, chapter 10), which approaches log p(x) from below as K grows;

@@ -2,7 +2,7 @@
 # # Chapter 7.2 — Gaussian decoders: the weight of σ²
 #
 # **Theory:** thesis eq. 2.30; slides Definition 11.17 and Concepts 11.18–11.20;
-# tutorial appendix C.2 and eq. 39.
+# tutorial appendix C.2 and §3.7 (eq. 39).
 #
 # Section 7.1 trained the standard VAE with a Bernoulli decoder on binarized digits.  For
 # continuous data the standard instance takes a Gaussian decoder p_θ(x|z) = N(f_θ(z), σ²I)
