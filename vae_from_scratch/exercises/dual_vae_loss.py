@@ -20,7 +20,8 @@ import numpy as np
 
 from ..distributions import Bernoulli, DiagonalGaussian
 from ..models.dual_vae import DualVAE
-from .grading import Case, Fail, compare, describe_shapes, gradient_check, outputs
+from .grading import (Case, Fail, compare, describe_shapes, gradient_check, hidden_seed,
+                      outputs)
 
 NAME = "dual_vae_loss"
 CHAPTER = "ch09"
@@ -162,7 +163,7 @@ def _reference_case(label, N, S, m, L1, L2, seed, weight=450.0, weight_on="elbo"
 
 
 def _hidden_seed_case():
-    seed = int(np.random.SeedSequence().entropy % 2 ** 32)
+    seed = hidden_seed()
     return _reference_case("a hidden seed", 3, 6, 2, 3, 2, seed, weight=100.0,
                            weight_on="reconstruction",
                            shape=f"x (3, 1, 6, 6), g (3, 1, 2, 2), w=100 on reconstruction, seed {seed}")

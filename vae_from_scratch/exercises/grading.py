@@ -702,7 +702,14 @@ def describe_shapes(**arrays_and_values):
     return ", ".join(parts + sorted(str(d) for d in dtypes))
 
 
+def hidden_seed():
+    """A seed drawn when the cases are built, so that no answer can be written for its
+    case in advance; the case prints it in its shape column, so that a failure can be
+    reproduced.  Pass or fail must not depend on it (the tests check planted bugs on it)."""
+    return int(np.random.SeedSequence().entropy % 2 ** 32)
+
+
 __all__ = ["Case", "CaseResult", "ChildProcess", "Fail", "Report", "Student", "compare", "check_form",
-           "compare_outputs", "name_mistake", "gradient_check", "outputs", "forward_output", "inner",
+           "hidden_seed", "compare_outputs", "name_mistake", "gradient_check", "outputs", "forward_output", "inner",
            "run_cases", "run_in_child", "load_functions", "load_file", "describe_shapes",
            "DEFAULT_TIMEOUT", "TOL_FLOAT64", "TOL_FLOAT32", "TOL_GRADCHECK"]

@@ -17,7 +17,8 @@ import numpy as np
 
 from ..distributions import Bernoulli
 from ..models.vq_vae import VectorQuantizer, mlp_vqvae
-from .grading import Case, Fail, compare, describe_shapes, gradient_check, outputs
+from .grading import (Case, Fail, compare, describe_shapes, gradient_check, hidden_seed,
+                      outputs)
 
 NAME = "vq_quantize"
 CHAPTER = "ch10"
@@ -142,7 +143,7 @@ def _reference_case(label, N, M, D, K, seed, shape=None, **kw):
 
 
 def _hidden_seed_case():
-    seed = int(np.random.SeedSequence().entropy % 2 ** 32)
+    seed = hidden_seed()
     return _reference_case("a hidden seed", 4, 3, 2, 6, seed,
                            shape=f"z_e (4, 3, 2), codebook (6, 2), seed {seed}")
 
