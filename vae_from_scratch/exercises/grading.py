@@ -710,6 +710,7 @@ def hidden_seed():
 
 
 __all__ = ["Case", "CaseResult", "ChildProcess", "Fail", "Report", "Student", "compare", "check_form",
-           "hidden_seed", "compare_outputs", "name_mistake", "gradient_check", "outputs", "forward_output", "inner",
+           "hidden_seed", "compare_outputs", "name_mistake", "gradient_check", "outputs",
+           "forward_output", "inner",
            "run_cases", "run_in_child", "load_functions", "load_file", "describe_shapes",
            "DEFAULT_TIMEOUT", "TOL_FLOAT64", "TOL_FLOAT32", "TOL_GRADCHECK"]
